@@ -1,0 +1,32 @@
+"""Cython: the same loops, compiled ahead of time into ``_cython_loops``.
+
+The extension is built by ``pip install`` (see setup.py); when it was not
+built, importing this module fails and the registry reports the backend as
+unavailable with that error.
+"""
+
+from __future__ import annotations
+
+from kernels.backends import _cython_loops as ext
+
+INPUTS = "arrays"
+
+CORES = {
+    "magnitude": {"loop": ext.magnitude},
+    "sum_of_squares": {"loop": ext.sum_of_squares},
+    "row_sums": {
+        "row_at_a_time": ext.row_sums_row_at_a_time,
+        "column_streaming": ext.row_sums_column_streaming,
+    },
+    "col_sums": {
+        "column_at_a_time": ext.col_sums_column_at_a_time,
+        "row_streaming": ext.col_sums_row_streaming,
+    },
+    "matmul": {"naive_ijk": ext.matmul_naive_ijk, "ikj": ext.matmul_ikj},
+    "sum_sq_sin": {"loop": ext.sum_sq_sin},
+}
+
+
+def build_info() -> dict[str, str]:
+    """Compiler, flags and Cython version recorded inside the extension."""
+    return dict(ext.build_info())

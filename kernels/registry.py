@@ -1,0 +1,260 @@
+"""The registry: (kernel, backend, variant) -> checked callable.
+
+``BACKENDS`` below is the one place that names the backends.  Each backend
+module holds a plain ``CORES`` dict (kernel -> {variant: bare core}); the
+registry wraps every core with its kernel spec's checks, so nothing reaches
+compiled code unchecked.  A backend that fails to import (Numba missing, the
+Cython extension not built) is recorded with its error and skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from kernels.specs import SPECS, KernelSpec, spec
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registry line: the module holding the cores, and whether it is a loop
+    backend (one that carries every loop variant of every kernel)."""
+
+    module: str
+    loops: bool
+
+
+BACKENDS: dict[str, Backend] = {
+    "python": Backend("kernels.backends.python_lists", loops=True),
+    "numpy": Backend("kernels.backends.numpy_vectorized", loops=False),
+    "numba": Backend("kernels.backends.numba_jit", loops=True),
+    "cython": Backend("kernels.backends.cython_loops", loops=True),
+}
+
+
+class BackendUnavailable(ImportError):
+    """Raised by :func:`get` for a backend whose module could not be imported."""
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One (kernel, backend, variant): its checked callable and its bare core."""
+
+    kernel: str
+    backend: str
+    variant: str
+    func: Callable[..., Any]
+    core: Callable[..., Any]
+    inputs: str  # "arrays" or "lists"
+    default: bool
+
+    @property
+    def spec(self) -> KernelSpec:
+        return SPECS[self.kernel]
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}/{self.variant}"
+
+    def prepare(self, arrays: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+        """Turn spec inputs into what :attr:`func` takes (lists for python).
+
+        This is input preparation: benchmarks call it outside the timed region.
+        """
+        if self.inputs == "lists":
+            return tuple(a.tolist() for a in arrays)
+        return arrays
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a (kernel, backend, variant) can be used, and if not, why."""
+
+    kernel: str
+    backend: str
+    variant: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _wrap(kspec: KernelSpec, backend: str, variant: str, core: Callable[..., Any],
+          lists: bool) -> Callable[..., Any]:
+    check = kspec.checker(lists)
+
+    def kernel(*args: Any) -> Any:
+        return core(*check(args))
+
+    kernel.__name__ = kernel.__qualname__ = kspec.name
+    kernel.__doc__ = f"{kspec.summary} ({backend} backend, {variant} variant)."
+    kernel.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in kspec.arg_names]
+    )
+    kernel.core = core  # type: ignore[attr-defined]
+    return kernel
+
+
+@cache
+def _load(backend: str) -> tuple[ModuleType | None, str | None]:
+    try:
+        return importlib.import_module(BACKENDS[backend].module), None
+    except Exception as exc:  # any import failure makes the backend unavailable
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return None, last
+
+
+@cache
+def _implementations(backend: str) -> dict[tuple[str, str], Implementation]:
+    module, _ = _load(backend)
+    if module is None:
+        return {}
+    lists = module.INPUTS == "lists"
+    found = {}
+    for kernel, variants in module.CORES.items():
+        if kernel not in SPECS:
+            continue  # reported by missing()
+        kspec = SPECS[kernel]
+        for i, (variant, core) in enumerate(variants.items()):
+            found[kernel, variant] = Implementation(
+                kernel=kernel, backend=backend, variant=variant,
+                func=_wrap(kspec, backend, variant, core, lists),
+                core=core, inputs=module.INPUTS, default=i == 0,
+            )
+    return found
+
+
+def backend_error(backend: str) -> str | None:
+    """The import error of ``backend``, or None when it is available."""
+    if backend not in BACKENDS:
+        raise KeyError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    return _load(backend)[1]
+
+
+def backend_module(backend: str) -> ModuleType:
+    """The imported module of ``backend``; raises BackendUnavailable when it failed."""
+    error = backend_error(backend)
+    if error is not None:
+        raise BackendUnavailable(f"backend {backend!r} is unavailable: {error}")
+    module, _ = _load(backend)
+    assert module is not None
+    return module
+
+
+def variants(kernel: str, backend: str) -> tuple[str, ...]:
+    """Variant names of ``kernel`` in ``backend``, the default first."""
+    spec(kernel)
+    backend_module(backend)
+    return tuple(v for k, v in _implementations(backend) if k == kernel)
+
+
+def implementation(kernel: str, backend: str, variant: str | None = None) -> Implementation:
+    """The :class:`Implementation` of (kernel, backend, variant).
+
+    Raises
+    ------
+    KeyError
+        For an unknown kernel, backend or variant (the message lists the known ones).
+    BackendUnavailable
+        When the backend's module could not be imported.
+    """
+    names = variants(kernel, backend)
+    if not names:
+        raise KeyError(f"backend {backend!r} has no implementation of {kernel!r}")
+    chosen = names[0] if variant is None else variant
+    if chosen not in names:
+        raise KeyError(
+            f"{kernel!r} has no variant {variant!r} in backend {backend!r}; "
+            f"known: {', '.join(names)}"
+        )
+    return _implementations(backend)[kernel, chosen]
+
+
+def get(kernel: str, backend: str, variant: str | None = None) -> Callable[..., Any]:
+    """The public, checking callable of (kernel, backend, variant).
+
+    Parameters
+    ----------
+    kernel
+        A kernel name, e.g. ``"magnitude"``.
+    backend
+        ``"python"``, ``"numpy"``, ``"numba"`` or ``"cython"``.
+    variant
+        A variant name; None gives the backend's default variant of the kernel.
+
+    Returns
+    -------
+    callable
+        Takes the kernel's arguments positionally (lists for the python backend,
+        arrays for the others) and returns its result.
+    """
+    return implementation(kernel, backend, variant).func
+
+
+def implementations() -> list[Implementation]:
+    """Every available implementation, in kernel, backend, variant order."""
+    out = []
+    for kernel in SPECS:
+        for backend in BACKENDS:
+            if backend_error(backend) is None:
+                out.extend(i for (k, _), i in _implementations(backend).items() if k == kernel)
+    return out
+
+
+def available() -> list[Availability]:
+    """Every (kernel, backend, variant), with the import error of those that cannot be used.
+
+    For an unavailable loop backend the variants listed are the spec's loop
+    variants; for other unavailable backends the variant is ``"?"``.
+    """
+    rows = []
+    for kernel, kspec in SPECS.items():
+        for backend, line in BACKENDS.items():
+            error = backend_error(backend)
+            if error is None:
+                rows.extend(Availability(kernel, backend, v) for v in variants(kernel, backend))
+            else:
+                names = kspec.loop_variants if line.loops else ("?",)
+                rows.extend(Availability(kernel, backend, v, error) for v in names)
+    return rows
+
+
+def missing() -> list[str]:
+    """What the importable backends lack: kernels, loop variants, unknown names."""
+    problems = []
+    for backend, line in BACKENDS.items():
+        module, _ = _load(backend)
+        if module is None:
+            continue
+        cores = module.CORES
+        for kernel in cores:
+            if kernel not in SPECS:
+                problems.append(f"({kernel}, {backend}): not a kernel of any spec")
+        for kernel, kspec in SPECS.items():
+            if not cores.get(kernel):
+                problems.append(f"({kernel}, {backend}): no implementation")
+            elif line.loops:
+                problems.extend(
+                    f"({kernel}, {backend}): lacks loop variant {v!r}"
+                    for v in kspec.loop_variants if v not in cores[kernel]
+                )
+    return problems
+
+
+def build_info() -> dict[str, dict[str, str]]:
+    """Per available backend, what its module reports about how it was built."""
+    out = {}
+    for backend in BACKENDS:
+        module, _ = _load(backend)
+        if module is not None and hasattr(module, "build_info"):
+            out[backend] = module.build_info()
+    return out
