@@ -1,0 +1,79 @@
+"""Specs: seeded inputs, layouts, work model and the agreement check itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernels
+from kernels.specs import geometric_sizes
+
+
+@pytest.mark.parametrize("kernel", kernels.KERNELS)
+def test_inputs_are_seeded_float64_and_same_in_every_layout(kernel):
+    spec = kernels.spec(kernel)
+    first = spec.inputs(9)
+    again = spec.inputs(9)
+    other_seed = spec.inputs(9, seed=1)
+    for a, b, c in zip(first, again, other_seed, strict=True):
+        assert a.dtype == np.float64
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+    for layout in spec.layouts:
+        for a, b in zip(first, spec.inputs(9, layout), strict=True):
+            np.testing.assert_array_equal(a, b)
+            assert b.flags.f_contiguous if layout == "F" else b.flags.c_contiguous
+    with pytest.raises(ValueError, match="layout"):
+        spec.inputs(9, "K")
+
+
+@pytest.mark.parametrize("kernel", kernels.KERNELS)
+def test_work_model_and_ladder(kernel):
+    spec = kernels.spec(kernel)
+    assert list(spec.sizes) == sorted(set(spec.sizes))
+    for n in (1, 10, 1000):
+        assert spec.bytes_moved(n) >= 8 * n
+        assert spec.flops(n) >= n
+    assert spec.bytes_moved(2000) > spec.bytes_moved(1000)
+
+
+def test_work_model_values():
+    assert kernels.spec("matmul").flops(100) == 2 * 100**3
+    assert kernels.spec("magnitude").bytes_moved(10) == 240
+    assert kernels.spec("sum_of_squares").bytes_moved(10) == 80
+
+
+def test_geometric_sizes():
+    assert geometric_sizes(1, 16, per_octave=1) == (1, 2, 4, 8, 16)
+    sizes = geometric_sizes(4, 2048, per_octave=2)
+    assert sizes[0] == 4 and sizes[-1] == 2048 and 1448 in sizes
+    assert kernels.spec("magnitude").sizes[-1] >= 2**24
+    assert kernels.spec("matmul").sizes[-1] >= 2048
+
+
+@pytest.mark.parametrize("kernel", kernels.KERNELS)
+def test_mismatch_catches_a_wrong_result(kernel):
+    spec = kernels.spec(kernel)
+    inputs = spec.inputs(50)
+    good = spec.reference(*inputs)
+    assert spec.mismatch(good, inputs) is None
+    bad = np.array(good, dtype=float, copy=True)
+    bad.flat[0] += 1e-6 * max(1.0, abs(bad.flat[0]))
+    assert "off" in spec.mismatch(bad, inputs)
+    nan = np.array(good, dtype=float, copy=True)
+    nan.flat[-1] = np.nan
+    assert spec.mismatch(nan, inputs) is not None
+    if np.ndim(good):
+        assert "shape" in spec.mismatch(np.asarray(good)[:-1], inputs)
+
+
+def test_mismatch_accepts_any_summation_order():
+    spec = kernels.spec("sum_of_squares")
+    (x,) = spec.inputs(100_000)
+    forward = 0.0
+    for v in (x * x).tolist():
+        forward += v
+    assert spec.mismatch(forward, (x,)) is None
+    assert spec.mismatch(float(np.sum(np.sort(x * x)[::-1])), (x,)) is None
+    # dropping one term of a hundred thousand is caught
+    assert spec.mismatch(forward - float(np.max(x * x)), (x,)) is not None
