@@ -14,13 +14,13 @@ import sys
 from kernels import about, registry
 from kernels.specs import SPECS
 
-CHECK_SIZES = {"vector": (0, 1, 2, 7, 1001), "matrix": (0, 1, 2, 7, 33)}
+CHECK_SIZES = {"vectors": (0, 1, 2, 7, 1001), "matrices": (0, 1, 2, 7, 33)}
 
 
 def check(impl: registry.Implementation) -> str | None:
     """Run ``impl`` on the check sizes in every layout; describe the first disagreement."""
     kspec = impl.spec
-    sizes = CHECK_SIZES["vector" if kspec.params[0].kind == "vector" else "matrix"]
+    sizes = CHECK_SIZES["vectors" if kspec.params[0].kind == "vector" else "matrices"]
     for layout in kspec.layouts:
         for n in sizes:
             inputs = kspec.inputs(n, layout)
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + "  " + header[4])
     for r in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
-    sizes = ", ".join(f"{k}s n={v}" for k, v in CHECK_SIZES.items())
+    sizes = ", ".join(f"{k} n={v}" for k, v in CHECK_SIZES.items())
     print(f"\nchecked at {sizes}, in every layout each kernel takes")
 
     for problem in registry.missing():

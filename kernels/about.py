@@ -14,13 +14,12 @@ def _version(dist: str) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Python, NumPy, Numba, llvmlite and Cython versions (installed distributions)."""
+    """Python, NumPy, Numba and llvmlite versions (Cython's is in the extension's build info)."""
     return {
         "python": platform.python_version(),
         "numpy": _version("numpy"),
         "numba": _version("numba"),
         "llvmlite": _version("llvmlite"),
-        "cython (installed)": _version("cython"),
     }
 
 
@@ -29,5 +28,5 @@ def blas_info() -> list[dict[str, str]]:
     import numpy  # noqa: F401  (loads NumPy's BLAS so that threadpoolctl sees it)
     from threadpoolctl import threadpool_info
 
-    keep = ("user_api", "internal_api", "version", "num_threads", "architecture")
+    keep = ("user_api", "internal_api", "version", "num_threads", "architecture", "filepath")
     return [{k: str(p.get(k)) for k in keep if p.get(k) is not None} for p in threadpool_info()]
