@@ -6,10 +6,14 @@ PY     := $(VENV)/bin/python
 # build inputs change.
 STAMP  := $(VENV)/.vecbench-installed
 
-.PHONY: help install test kernels lint clean
+# Benchmark profile for make bench: full (default, under 10 min) or quick (CI, under 90 s).
+PROFILE ?= full
+
+.PHONY: help install test bench kernels lint clean
 
 help:
-	@echo "make test     set up .venv, build the extension, run the test suite"
+	@echo "make test     set up .venv, build the extension, run the tests and every benchmark body once"
+	@echo "make bench    run the benchmarks (PROFILE=full|quick) and save them under .benchmarks/"
 	@echo "make kernels  print the kernel x backend x variant matrix, checked"
 	@echo "make lint     ruff"
 	@echo "make clean    remove .venv and build products"
@@ -23,8 +27,14 @@ $(STAMP): $(PY) pyproject.toml setup.py $(wildcard kernels/backends/*.pyx)
 
 install: $(STAMP)
 
+# The tests, then each benchmark of the quick grid run once, untimed, so a
+# broken benchmark fails here.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --profile=quick --benchmark-disable
+
+bench: $(STAMP)
+	$(PY) -m pytest bench --benchmark-only --profile=$(PROFILE) \
+		--benchmark-autosave --benchmark-save-data
 
 kernels: $(STAMP)
 	$(PY) -m kernels

@@ -1,0 +1,1 @@
+"""pytest-benchmark suites: steady-state timings, JIT cost, memory."""

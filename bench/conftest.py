@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+from bench.grid import PROFILES, Case, cases, jit_implementations
+
+
+def _jit_id(impl) -> str:
+    return f"{impl.kernel}-{impl.backend}-{impl.variant}"
+
+
+def _profile(config: pytest.Config):
+    return PROFILES[config.getoption("--profile")]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    profile = _profile(metafunc.config)
+    timing = {"max_time": profile.max_time, "min_rounds": profile.min_rounds}
+    # Parametrized with strings, so saved runs hold readable, stable params.
+    if "case_id" in metafunc.fixturenames:
+        metafunc.parametrize("case_id", [
+            pytest.param(c.id, id=c.id, marks=pytest.mark.benchmark(group=c.group, **timing))
+            for c in cases(profile)
+        ])
+    if "jit_id" in metafunc.fixturenames:
+        metafunc.parametrize("jit_id", [
+            pytest.param(_jit_id(i), id=_jit_id(i),
+                         marks=pytest.mark.benchmark(group="numba compile (fresh dispatcher)"))
+            for i in jit_implementations(profile)
+        ])
+
+
+@pytest.fixture(scope="session")
+def profile(request: pytest.FixtureRequest):
+    return _profile(request.config)
+
+
+@pytest.fixture(scope="session")
+def _cases_by_id(profile) -> dict[str, Case]:
+    return {c.id: c for c in cases(profile)}
+
+
+@pytest.fixture
+def case(case_id: str, _cases_by_id: dict[str, Case]) -> Case:
+    return _cases_by_id[case_id]
+
+
+@pytest.fixture
+def jit_impl(jit_id: str, profile):
+    return {_jit_id(i): i for i in jit_implementations(profile)}[jit_id]
+
+
+@pytest.fixture(autouse=True)
+def single_threaded():
+    """BLAS and OpenMP pools limited to one thread, so NumPy's BLAS meets the
+    single-threaded loops on equal terms; the count is recorded per benchmark.
+
+    Set per test, not per session: a library that loads a thread pool of its
+    own midway (SciPy's OpenBLAS, say) is limited from the next test on.
+    """
+    with threadpool_limits(limits=1):
+        yield

@@ -1,0 +1,128 @@
+"""What the benchmark suites run: profiles, size ladders and the case grid.
+
+A profile is plain data: sizes per kernel family, pytest-benchmark's timing
+settings and a per-call time budget.  :func:`cases` turns a profile into
+pytest parameters with string ids (``kernel-backend-variant-nSIZE-LAYOUT``),
+ordered so that the cases sharing inputs run one after another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import kernels
+from kernels.specs import geometric_sizes
+
+#: The seed's experiments: sizes every profile includes.
+SEED_VECTOR = 1_000_000
+SEED_MATMUL = 1000
+#: Size at which memory is measured (bytes per element, peak temporaries).
+MEMORY_SIZES = {
+    "magnitude": SEED_VECTOR,
+    "sum_of_squares": SEED_VECTOR,
+    "sum_sq_sin": SEED_VECTOR,
+    "row_sums": 1024,
+    "col_sums": 1024,
+    "matmul": 256,
+}
+#: Size at which Numba's compile time is set against NumPy (break-even calls).
+JIT_REFERENCE_SIZES = {**MEMORY_SIZES, "matmul": 256}
+
+VECTOR_KERNELS = ("magnitude", "sum_of_squares", "sum_sq_sin")
+SUM_KERNELS = ("row_sums", "col_sums")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and timing settings of one benchmark profile."""
+
+    name: str
+    vector_sizes: tuple[int, ...]
+    sum_sizes: tuple[int, ...]
+    matmul_sizes: tuple[int, ...]
+    max_time: float  # pytest-benchmark: seconds of rounds per benchmark
+    min_rounds: int
+    call_budget: float  # a single call estimated above this is skipped
+    jit_rounds: int
+    jit_all_variants: bool
+
+    def sizes(self, kernel: str) -> tuple[int, ...]:
+        if kernel in VECTOR_KERNELS:
+            return self.vector_sizes
+        if kernel in SUM_KERNELS:
+            return self.sum_sizes
+        if kernel == "matmul":
+            return self.matmul_sizes
+        # A kernel added later runs on its spec's own ladder until a profile names it.
+        return kernels.spec(kernel).sizes
+
+
+def _with(*sizes: int, extra: tuple[int, ...] = ()) -> tuple[int, ...]:
+    return tuple(sorted(set(sizes) | set(extra)))
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile(
+        name="full",
+        # Half-octave steps: the crossovers at small n and the cache steps.
+        vector_sizes=_with(*geometric_sizes(1, 2**24, per_octave=2), extra=(SEED_VECTOR,)),
+        sum_sizes=geometric_sizes(4, 2048, per_octave=1),
+        matmul_sizes=(4, 8, 16, 32, 64, 128, 256, 512, SEED_MATMUL, 2048),
+        max_time=0.1,
+        min_rounds=5,
+        call_budget=5.0,
+        jit_rounds=3,
+        jit_all_variants=True,
+    ),
+    "quick": Profile(
+        name="quick",
+        vector_sizes=(1, 10, 100, 1_000, 10_000, 100_000, SEED_VECTOR),
+        sum_sizes=(16, 128, 1024),
+        matmul_sizes=(16, 64, 256),
+        max_time=0.03,
+        min_rounds=5,
+        call_budget=0.25,
+        jit_rounds=1,
+        jit_all_variants=False,
+    ),
+}
+DEFAULT_PROFILE = "full"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One steady-state benchmark: an implementation at a size and layout."""
+
+    impl: kernels.Implementation
+    n: int
+    layout: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.impl.kernel}-{self.impl.backend}-{self.impl.variant}-n{self.n}-{self.layout}"
+
+    @property
+    def group(self) -> str:
+        return f"{self.impl.kernel} n={self.n}"
+
+
+def cases(profile: Profile) -> list[Case]:
+    """Every available implementation at every size and layout of ``profile``.
+
+    Ordered kernel, size, layout, backend, variant: cases that share inputs
+    are adjacent, so each input set is built once.
+    """
+    impls = kernels.implementations()
+    out = []
+    for kernel, spec in kernels.SPECS.items():
+        mine = [i for i in impls if i.kernel == kernel]
+        for n in profile.sizes(kernel):
+            for layout in spec.layouts:
+                out.extend(Case(i, n, layout) for i in mine)
+    return out
+
+
+def jit_implementations(profile: Profile) -> list[kernels.Implementation]:
+    """The Numba implementations whose compile cost the profile measures."""
+    return [i for i in kernels.implementations()
+            if i.backend == "numba" and (profile.jit_all_variants or i.default)]

@@ -1,0 +1,120 @@
+"""The benchmark grid and harness: profiles, ids, budget, pre-check, memory."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import kernels
+from bench import grid, harness, machine
+from kernels.registry import Implementation
+
+
+@pytest.mark.parametrize("name", list(grid.PROFILES))
+def test_every_implementation_in_every_profile(name):
+    profile = grid.PROFILES[name]
+    cases = grid.cases(profile)
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids))
+    covered = {(c.impl.kernel, c.impl.backend, c.impl.variant) for c in cases}
+    assert covered == {(i.kernel, i.backend, i.variant) for i in kernels.implementations()}
+    # the seed's experiments are in every profile
+    assert grid.SEED_VECTOR in profile.sizes("magnitude")
+    assert grid.SEED_VECTOR in profile.sizes("sum_of_squares")
+    for kernel, n in grid.MEMORY_SIZES.items():
+        assert n in profile.sizes(kernel), (name, kernel, n)
+
+
+def test_full_profile_ladders():
+    full = grid.PROFILES["full"]
+    vectors = full.sizes("magnitude")
+    assert vectors[0] == 1 and vectors[-1] >= 2**24
+    assert all(b / a <= 2.01 for a, b in itertools.pairwise(vectors))
+    matmul = full.sizes("matmul")
+    assert matmul[0] == 4 and matmul[-1] >= 2048 and grid.SEED_MATMUL in matmul
+    assert full.sizes("row_sums")[-1] >= 2048
+    assert set(kernels.spec("row_sums").layouts) == {"C", "F"}
+
+
+def test_case_ids_select_naturally_with_k():
+    case = next(c for c in grid.cases(grid.PROFILES["quick"])
+                if c.impl.kernel == "col_sums" and c.layout == "F")
+    assert case.id.split("-") == [
+        "col_sums", case.impl.backend, case.impl.variant, f"n{case.n}", "F"]
+    assert case.group == f"col_sums n={case.n}"
+
+
+def test_cases_sharing_inputs_are_adjacent():
+    keys = [(c.impl.kernel, c.n, c.layout) for c in grid.cases(grid.PROFILES["full"])]
+    runs = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+    assert len(runs) == len(set(runs))
+
+
+def _impl(kernel: str, core, backend="numpy", variant="fake") -> Implementation:
+    spec = kernels.spec(kernel)
+    check = spec.checker()
+    return Implementation(kernel=kernel, backend=backend, variant=variant,
+                          func=lambda *a: core(*check(a)), core=core, inputs="arrays",
+                          default=False)
+
+
+def test_check_once_fails_a_wrong_implementation():
+    wrong = _impl("sum_of_squares", lambda x: float(np.sum(x[1:] ** 2)))
+    with pytest.raises(pytest.fail.Exception, match="disagrees with the reference"):
+        harness.check_once(grid.Case(wrong, 1000, "C"))
+    right = _impl("sum_of_squares", lambda x: float(np.sum(x * x)))
+    harness.check_once(grid.Case(right, 1000, "C"))
+
+
+def test_budget_skip_names_the_estimate(monkeypatch):
+    impl = _impl("matmul", lambda A, B: A @ B, variant="slow")
+    case = grid.Case(impl, 1000, "C")
+    key = ("matmul", "numpy", "slow", "C")
+    monkeypatch.setitem(harness._last_call, key, (100, 0.01))  # 1000x the work: ~10 s
+    assert harness.estimate_seconds(case) == pytest.approx(10.0)
+    with pytest.raises(pytest.skip.Exception, match=r"estimated at 10 s.*'quick'.*0\.25 s"):
+        harness.skip_over_budget(case, grid.PROFILES["quick"])
+    monkeypatch.setitem(harness._last_call, key, (100, 0.001))
+    harness.skip_over_budget(case, grid.PROFILES["full"])  # ~1 s: within 5 s
+
+
+def test_budget_probes_when_nothing_was_measured(monkeypatch):
+    calls = []
+
+    def core(x):
+        calls.append(len(x))
+        return float(np.sum(x * x))
+
+    impl = _impl("sum_of_squares", core, variant="probe")
+    harness._last_call.pop(("sum_of_squares", "numpy", "probe", "C"), None)
+    assert harness.estimate_seconds(grid.Case(impl, 1000, "C")) >= 0
+    assert calls and max(calls) < 1000
+
+
+def test_bytes_per_element_list_against_array():
+    x = np.arange(1000.0)
+    assert harness.bytes_per_element((x,)) == 8.0
+    per = harness.bytes_per_element((x.tolist(),))
+    assert 32.0 <= per < 33.0  # 24-byte float object + 8-byte pointer, plus the list header
+    assert harness.bytes_per_element(([[1.5, 2.5], [3.5, 4.5]],)) > 32
+
+
+def test_peak_extra_bytes_sees_numpy_temporaries():
+    impl = kernels.implementation("magnitude", "numpy")
+    x, y = kernels.spec("magnitude").inputs(100_000)
+    numpy_peak = harness.peak_extra_bytes(impl, (x, y))
+    fused_peak = harness.peak_extra_bytes(kernels.implementation("magnitude", "cython"), (x, y))
+    assert fused_peak >= x.nbytes  # the result
+    assert numpy_peak >= 2 * x.nbytes  # the result and at least one temporary
+    assert numpy_peak > fused_peak
+
+
+def test_machine_record():
+    caches = machine.cpu_caches()
+    assert all(isinstance(v, int) and v > 0 for v in caches.values())
+    assert set(machine.simd_features()) <= set(machine.SIMD_FLAGS)
+    record = machine.machine_record()["vecbench"]
+    assert "-O3" in record["build"]["cython"]["cflags"]
+    assert record["libraries"]["numpy"] == np.__version__
