@@ -1,0 +1,130 @@
+"""Machine ceilings: what this machine can do at best, saved with every run.
+
+Four probes, in the group "machine ceilings", each recording
+``extra_info = {measure: "ceiling", ceiling, threads, value, unit}``:
+
+- memory read bandwidth (GB/s), one thread and all cores: a compiled sum over
+  an array far larger than the last-level cache, compiled by Numba with
+  ``fastmath`` so that the compiler may reassociate the sum into several
+  vector accumulators: its speed is set by memory, not by the
+  latency of one chain of additions.  The all-cores form is the same loop as
+  a ``prange`` reduction over Numba's threads;
+- BLAS dgemm (GFLOP/s), ``A @ B`` in float64 at n=2048, with the BLAS pool
+  at one thread and at every core.
+
+The value is the best round: a ceiling is what the machine reaches, not what
+it reaches on average.  The suites limit every thread pool to one thread per
+test (``bench/conftest.py``); the all-cores probes lift that limit inside the
+test and put it back afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from bench.machine import cpu_caches
+
+GROUP = "machine ceilings"
+PROBES = ("read_bandwidth-1", "read_bandwidth-all", "matmul_gflops-1", "matmul_gflops-all")
+MATMUL_N = 2048
+_MIN_READ_BYTES = 256 * 2**20  # at least 256 MiB ...
+_L3_MULTIPLE = 8  # ... and eight times the largest cache
+
+
+# fastmath lets LLVM reassociate the sum: it keeps several vector accumulators,
+# so the loop waits on memory, not on the latency of one chain of additions.
+@numba.njit(fastmath=True, nogil=True, cache=False)
+def read_one_thread(a):
+    """Sum of ``a`` on one thread; bound by memory bandwidth for a large ``a``."""
+    s = 0.0
+    for i in range(a.size):
+        s += a[i]
+    return s
+
+
+@numba.njit(parallel=True, fastmath=True, nogil=True, cache=False)
+def read_all_cores(a):
+    """Sum of ``a`` split among Numba's threads (``prange`` reduction)."""
+    s = 0.0
+    for i in numba.prange(a.size):
+        s += a[i]
+    return s
+
+
+def read_bytes() -> int:
+    """Size of the bandwidth probe's array: far beyond the last-level cache."""
+    largest = max(cpu_caches().values(), default=0)
+    return max(_MIN_READ_BYTES, _L3_MULTIPLE * largest)
+
+
+def _blas_threads() -> int:
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max((int(p["num_threads"]) for p in pools), default=1)
+
+
+def _rounds(profile, full: int, quick: int) -> int:
+    return quick if profile.name == "quick" else full
+
+
+def _measure(benchmark, func: Callable, args: tuple, rounds: int) -> float:
+    """Best seconds per call over ``rounds`` timed rounds (after one warm-up call)."""
+    benchmark.pedantic(func, args=args, rounds=rounds, iterations=1, warmup_rounds=1)
+    if benchmark.stats:  # timed run: pytest-benchmark's own rounds
+        return float(benchmark.stats.stats.min)
+    # --benchmark-disable ran it once, untimed: time one call so the value is still real.
+    start = time.perf_counter()
+    func(*args)
+    return time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def read_array() -> np.ndarray:
+    # Filled, not just allocated, so every page is mapped before any timing.
+    return np.full(read_bytes() // 8, 1.0)
+
+
+@pytest.fixture(scope="module")
+def matmul_inputs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((MATMUL_N, MATMUL_N)), rng.standard_normal((MATMUL_N, MATMUL_N))
+
+
+@pytest.mark.parametrize("probe", [pytest.param(p, marks=pytest.mark.benchmark(group=GROUP))
+                                   for p in PROBES])
+def test_ceiling(benchmark, probe, profile, request):
+    ceiling, scope = probe.split("-")
+    cores = os.cpu_count() or 1
+    if ceiling == "read_bandwidth":
+        a = request.getfixturevalue("read_array")
+        rounds = _rounds(profile, full=10, quick=3)
+        if scope == "1":
+            threads = 1
+            seconds = _measure(benchmark, read_one_thread, (a,), rounds)
+        else:
+            threads = min(cores, numba.config.NUMBA_NUM_THREADS)
+            before = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                seconds = _measure(benchmark, read_all_cores, (a,), rounds)
+            finally:
+                numba.set_num_threads(before)
+        value, unit = a.nbytes / seconds / 1e9, "GB/s"
+    else:
+        A, B = request.getfixturevalue("matmul_inputs")
+        rounds = _rounds(profile, full=3, quick=2)
+        with threadpool_limits(limits=1 if scope == "1" else cores, user_api="blas"):
+            threads = _blas_threads()
+            seconds = _measure(benchmark, np.matmul, (A, B), rounds)
+        value, unit = 2.0 * MATMUL_N**3 / seconds / 1e9, "GFLOP/s"
+    benchmark.extra_info.update({
+        "measure": "ceiling", "ceiling": ceiling, "threads": threads,
+        "value": value, "unit": unit,
+    })
+    assert value > 0
