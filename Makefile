@@ -8,12 +8,17 @@ STAMP  := $(VENV)/.vecbench-installed
 
 # Benchmark profile for make bench: full (default, under 10 min) or quick (CI, under 90 s).
 PROFILE ?= full
+# make ci-bench BASE=<git ref>; make compare BASE=<run> NEW=<run>
+BASE ?= HEAD
+NEW  ?=
 
-.PHONY: help install test bench kernels lint clean
+.PHONY: help install test bench compare ci-bench kernels lint clean
 
 help:
 	@echo "make test     set up .venv, build the extension, run the tests and every benchmark body once"
 	@echo "make bench    run the benchmarks (PROFILE=full|quick) and save them under .benchmarks/"
+	@echo "make compare BASE=RUN NEW=RUN   compare two saved runs (ids, files or folders)"
+	@echo "make ci-bench BASE=REF          interleaved A/B of a git ref against the working tree"
 	@echo "make kernels  print the kernel x backend x variant matrix, checked"
 	@echo "make lint     ruff"
 	@echo "make clean    remove .venv and build products"
@@ -35,6 +40,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest bench --benchmark-only --profile=$(PROFILE) \
 		--benchmark-autosave --benchmark-save-data
+
+compare: $(STAMP)
+	@test -n "$(NEW)" || { echo "usage: make compare BASE=<run> NEW=<run>"; exit 2; }
+	$(PY) -m reports.compare $(BASE) $(NEW)
+
+ci-bench: $(STAMP)
+	$(PY) -m reports.ci_bench $(BASE)
 
 kernels: $(STAMP)
 	$(PY) -m kernels

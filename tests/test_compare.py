@@ -1,0 +1,148 @@
+"""The regression gate: statistics, settings, bad input, and the gate checking itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reports import compare, gate_check
+from reports.load import ReportError
+
+
+def _rounds(center: float, n: int, rng: np.random.Generator, spread: float = 0.02):
+    return center * np.exp(rng.normal(0, spread, n))
+
+
+def test_by_runs_paired_detects_a_consistent_slowdown():
+    rng = np.random.default_rng(1)
+    base = _rounds(1e-3, 4, rng, 0.03)
+    slow = base * 1.25 * np.exp(rng.normal(0, 0.01, 4))
+    ratio, low, high, p = compare.by_runs(base, slow)
+    assert 1.2 < ratio < 1.3 and low < ratio < high
+    assert p < 0.01
+    assert compare._verdict(ratio, p, 0.10, 0.01) == "worse"
+
+
+def test_by_runs_same_code_is_unchanged():
+    rng = np.random.default_rng(2)
+    base, same = _rounds(1e-3, 4, rng, 0.05), _rounds(1e-3, 4, rng, 0.05)
+    ratio, low, high, p = compare.by_runs(base, same)
+    assert low < 1 < high
+    assert compare._verdict(ratio, p, 0.10, 0.01) == "unchanged"
+
+
+def test_by_runs_welch_when_counts_differ():
+    rng = np.random.default_rng(3)
+    ratio, low, high, p = compare.by_runs(_rounds(1.0, 3, rng), _rounds(2.0, 5, rng))
+    assert ratio == pytest.approx(2.0, rel=0.05) and p < 0.01 and low < 2.0 < high
+
+
+def test_small_significant_change_is_not_a_regression():
+    rng = np.random.default_rng(4)
+    base = _rounds(1e-3, 6, rng, 0.002)
+    ratio, _, _, p = compare.by_runs(base, base * 1.05)
+    assert p < 0.01 and compare._verdict(ratio, p, 0.10, 0.01) == "unchanged"
+
+
+def test_by_rounds():
+    rng = np.random.default_rng(5)
+    ratio, low, high, p = compare.by_rounds(_rounds(1.0, 200, rng), _rounds(1.5, 200, rng))
+    assert low < ratio < high and ratio == pytest.approx(1.5, rel=0.02) and p < 1e-6
+
+
+def _side(name: str, runs: list[list[float]]) -> compare.Side:
+    kernel, backend, variant, n, layout = name.split("-")
+    key = (kernel, backend, variant, int(n[1:]), layout, 1)
+    return {key: (name, [np.asarray(r) for r in runs])}
+
+
+def test_compare_rows_accepted_new_and_missing():
+    rng = np.random.default_rng(6)
+    base_runs = [list(_rounds(1e-3, 5, rng, 0.001)) for _ in range(4)]
+    slow_runs = [list(np.asarray(r) * 1.3) for r in base_runs]
+    name = "magnitude-numpy-vectorized-n1000-C"
+    base = {**_side(name, base_runs), **_side("matmul-numba-ikj-n64-C", base_runs)}
+    new = {**_side(name, slow_runs), **_side("matmul-cython-ikj-n64-C", base_runs)}
+    rows = {r.benchmark: r for r in compare.compare(base, new, compare.Settings())}
+    assert rows[name].verdict == "worse"
+    assert rows["matmul-numba-ikj-n64-C"].verdict == "missing"
+    assert rows["matmul-cython-ikj-n64-C"].verdict == "new"
+    accepted = compare.Settings(accepted={name: (1.4, "trade memory for speed elsewhere")})
+    row = next(r for r in compare.compare(base, new, accepted) if r.benchmark == name)
+    assert row.verdict == "accepted" and "trade memory" in row.note
+    tight = compare.Settings(accepted={name: (1.1, "old decision")})
+    row = next(r for r in compare.compare(base, new, tight) if r.benchmark == name)
+    assert row.verdict == "worse" and "beyond the accepted" in row.note
+    per_kernel = compare.Settings(thresholds={"magnitude": 0.5})
+    row = next(r for r in compare.compare(base, new, per_kernel) if r.benchmark == name)
+    assert row.verdict == "unchanged"
+    text = compare.markdown(compare.compare(base, new, compare.Settings()), compare.Settings())
+    assert text.splitlines()[-1].startswith("REGRESSION: 1 of 1 benchmarks slower")
+    assert "| magnitude-numpy-vectorized-n1000-C |" in text
+
+
+def test_settings_from_pyproject(tmp_path):
+    f = tmp_path / "pyproject.toml"
+    f.write_text(
+        "[tool.vecbench.compare]\nthreshold = 0.2\nalpha = 0.05\n"
+        "[tool.vecbench.compare.thresholds]\nmatmul = 0.3\n"
+        '[[tool.vecbench.compare.accepted]]\nbenchmark = "x"\nmax_ratio = 1.5\nreason = "r"\n')
+    s = compare.load_settings(f)
+    assert (s.threshold, s.alpha, s.threshold_for("matmul"), s.threshold_for("magnitude")) == (
+        0.2, 0.05, 0.3, 0.2)
+    assert s.accepted == {"x": (1.5, "r")}
+    f.write_text('[[tool.vecbench.compare.accepted]]\nbenchmark = "x"\nmax_ratio = 1.5\n')
+    with pytest.raises(ReportError, match="needs benchmark, max_ratio and reason"):
+        compare.load_settings(f)
+    assert compare.load_settings(tmp_path / "absent.toml") == compare.Settings()
+
+
+def test_project_settings_parse():
+    compare.load_settings(Path(__file__).resolve().parents[1] / "pyproject.toml")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "no such file"),
+    ("", "empty"),
+    ('{"benchmarks": [', "truncated"),
+    ('{"hello": 1}', "not a pytest-benchmark"),
+])
+def test_unusable_input_exits_2(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    assert compare.main([str(bad), str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.json" in err and message in err.lower()
+
+
+def test_rounds_are_required(tmp_path, capsys):
+    doc = {"machine_info": {"node": "n"}, "commit_info": {"id": "abc"}, "datetime": "",
+           "version": "5", "benchmarks": [{
+               "name": "test_kernel[x]", "fullname": "f", "group": "g", "params": {},
+               "extra_info": {"measure": "steady", "kernel": "magnitude", "backend": "numpy",
+                              "variant": "vectorized", "size": 10, "layout": "C",
+                              "threads": 1, "bytes": 240, "flops": 40},
+               "stats": {"min": 1e-6, "max": 2e-6, "mean": 1.5e-6, "median": 1.5e-6,
+                         "q1": 1.2e-6, "q3": 1.8e-6, "iqr": 6e-7, "rounds": 5,
+                         "iterations": 1, "stddev": 1e-7}}]}
+    f = tmp_path / "nodata.json"
+    f.write_text(json.dumps(doc))
+    assert compare.main([str(f), str(f)]) == 2
+    assert "--benchmark-save-data" in capsys.readouterr().err
+
+
+def test_gate_checks_itself(tmp_path):
+    """A/A flags nothing; a synthetic 1.5x-work implementation is flagged.
+
+    Real benchmark runs, interleaved, of a few quick-profile benchmarks.
+    """
+    aa, ab = gate_check.check(0.5, passes=4, folder=tmp_path, settings=compare.Settings())
+    assert aa and not [r.benchmark for r in aa if r.verdict == "worse"]
+    slowed = [r for r in ab if r.benchmark.startswith(gate_check.TARGET)]
+    assert slowed and all(r.verdict == "worse" for r in slowed), slowed
+    untouched = [r for r in ab if not r.benchmark.startswith(gate_check.TARGET)]
+    assert untouched and not [r.benchmark for r in untouched if r.verdict == "worse"]
