@@ -1,0 +1,494 @@
+"""Numbers behind the figures and tables: speedups with confidence intervals,
+crossover sizes, throughput and percent of the machine's ceiling.
+
+Every function takes a :class:`~reports.load.Run` (or plain arrays) and
+returns plain values; nothing here draws or writes.
+
+The point estimate of a time is the median over rounds.  Its uncertainty
+comes from the saved rounds by bootstrap: each resample's median is drawn
+directly from the order statistics of the sorted rounds (the k-th smallest of
+m indices drawn uniformly from 1..m is ``ceil(m * U)`` with ``U`` distributed
+Beta(k, m + 1 - k)), which is exact and costs the same for 5 rounds or 50 000.
+A speedup's interval is the 2.5 and 97.5 percentiles of the ratio of two
+independent resampled medians.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.grid import MEMORY_SIZES, SEED_MATMUL, SEED_VECTOR, VECTOR_KERNELS
+from reports.load import Ceiling, Run, Timing
+
+#: Resamples per bootstrap interval.
+N_BOOT = 4000
+#: Two implementations within this factor of each other are level, not a crossing.
+LEVEL = 1.05
+_BACKEND_ORDER = ("python", "numpy", "numba", "cython")
+#: Work-model flops per byte above which a kernel is compute-bound (GFLOP/s, not GB/s).
+COMPUTE_BOUND = 1.0
+
+
+# --------------------------------------------------------------------------
+# Indexing a run
+# --------------------------------------------------------------------------
+Key = tuple[str, str, str, str, int]  # kernel, backend, variant, layout, size
+
+
+def index(run: Run) -> dict[Key, Timing]:
+    """The run's steady timings by (kernel, backend, variant, layout, size); first one wins."""
+    out: dict[Key, Timing] = {}
+    for t in run.steady:
+        out.setdefault((t.kernel, t.backend, t.variant, t.layout, t.size), t)
+    return out
+
+
+def backend_rank(backend: str) -> tuple[int, str]:
+    """Sort key: the project's backends in their usual order, others after, by name."""
+    if backend in _BACKEND_ORDER:
+        return (_BACKEND_ORDER.index(backend), "")
+    return (len(_BACKEND_ORDER), backend)
+
+
+def implementations(run: Run, kernel: str, layout: str | None = "C"
+                    ) -> list[tuple[str, str, bool]]:
+    """(backend, variant, default) of ``kernel`` in the run, backends in order, defaults first."""
+    seen: dict[tuple[str, str], bool] = {}
+    for t in run.steady:
+        if t.kernel == kernel and (layout is None or t.layout == layout):
+            seen.setdefault((t.backend, t.variant), t.default)
+    return sorted(((b, v, d) for (b, v), d in seen.items()),
+                  key=lambda x: (backend_rank(x[0]), not x[2]))
+
+
+def default_variant(run: Run, kernel: str, backend: str) -> str | None:
+    """The variant of ``backend`` a kernel's comparisons use: its default, else its first."""
+    impls = [(v, d) for b, v, d in implementations(run, kernel, None) if b == backend]
+    if not impls:
+        return None
+    return next((v for v, d in impls if d), impls[0][0])
+
+
+def series(run: Run, kernel: str, backend: str, variant: str, layout: str = "C"
+           ) -> list[Timing]:
+    """Timings of one implementation, by increasing size."""
+    return sorted((t for t in run.steady if t.kernel == kernel and t.backend == backend
+                   and t.variant == variant and t.layout == layout), key=lambda t: t.size)
+
+
+def sizes(run: Run, kernel: str, layout: str | None = "C") -> list[int]:
+    """Every size of ``kernel`` that some implementation ran at."""
+    return sorted({t.size for t in run.steady
+                   if t.kernel == kernel and (layout is None or t.layout == layout)})
+
+
+def seed_size(run: Run, kernel: str) -> int:
+    """The headline size: the seed's (vectors 10^6, matmul 1000, sums 1024) or the largest run."""
+    wanted = (SEED_VECTOR if kernel in VECTOR_KERNELS else
+              SEED_MATMUL if kernel == "matmul" else MEMORY_SIZES.get(kernel))
+    have = sizes(run, kernel)
+    return wanted if wanted in have else max(have)
+
+
+# --------------------------------------------------------------------------
+# Bootstrap
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with a 95% interval (equal to the point when unknown)."""
+
+    value: float
+    low: float
+    high: float
+
+    def text(self, unit: str = "x") -> str:
+        if self.low == self.high == self.value:
+            return f"{fmt_ratio(self.value)}{unit}"
+        return f"{fmt_ratio(self.value)}{unit} [{fmt_ratio(self.low)}-{fmt_ratio(self.high)}]"
+
+
+def bootstrap_medians(samples: np.ndarray, rng: np.random.Generator, n: int = N_BOOT
+                      ) -> np.ndarray:
+    """``n`` medians of bootstrap resamples of ``samples``, drawn from order statistics.
+
+    Parameters
+    ----------
+    samples
+        Observations (per-round times); at least one.
+    rng
+        Source of randomness.
+    n
+        Number of resampled medians.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` medians, distributed exactly as the medians of ``n`` resamples
+        of ``len(samples)`` values drawn with replacement.
+    """
+    x = np.sort(np.asarray(samples, dtype=np.float64))
+    m = x.size
+    if m == 0:
+        raise ValueError("bootstrap_medians needs at least one sample")
+    if m == 1:
+        return np.full(n, x[0])
+
+    def at(u: np.ndarray) -> np.ndarray:
+        return x[np.clip(np.ceil(u * m).astype(np.int64), 1, m) - 1]
+
+    k = (m + 1) // 2  # the lower middle order statistic
+    u = rng.beta(k, m + 1 - k, n)
+    if m % 2:
+        return at(u)
+    # The (k+1)-th: the smallest of the m - k draws above the k-th.
+    u_next = u + (1.0 - u) * rng.beta(1, m - k, n)
+    return (at(u) + at(u_next)) / 2
+
+
+def ratio(slow: Timing, fast: Timing, seed: int = 0) -> Estimate:
+    """How many times faster ``fast`` is than ``slow``, with a bootstrap 95% interval.
+
+    Parameters
+    ----------
+    slow, fast
+        Two timings; the point estimate is ``slow.median / fast.median``.
+    seed
+        Seeds the resampling, so a report is reproducible.
+    """
+    value = slow.median / fast.median
+    if not (slow.data and fast.data):
+        return Estimate(value, value, value)
+    rng = np.random.default_rng(seed)
+    boot = (bootstrap_medians(slow.samples(), rng) / bootstrap_medians(fast.samples(), rng))
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return Estimate(value, float(low), float(high))
+
+
+# --------------------------------------------------------------------------
+# Headline speedups
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Speedup:
+    """One implementation against pure Python and against NumPy."""
+
+    kernel: str
+    backend: str
+    variant: str
+    default: bool
+    size: int
+    vs_python: Estimate | None
+    python_size: int | None  # the size of the python comparison (may be below ``size``)
+    vs_numpy: Estimate | None
+
+
+def _largest_common(idx: dict[Key, Timing], kernel: str, a: tuple[str, str],
+                    b: tuple[str, str], upto: int) -> int | None:
+    common = [n for (k, bk, v, lay, n) in idx
+              if k == kernel and (bk, v) == a and lay == "C" and n <= upto
+              and (kernel, *b, "C", n) in idx]
+    return max(common, default=None)
+
+
+def speedups(run: Run) -> list[Speedup]:
+    """Every non-python implementation at each kernel's headline size (C order).
+
+    Against python when python ran at that size; otherwise at the largest
+    size python ran at (matmul: the python loops are skipped past a few
+    hundred), recorded in ``python_size``.
+    """
+    idx = index(run)
+    out = []
+    for kernel in run.kernels:
+        n = seed_size(run, kernel)
+        py = default_variant(run, kernel, "python")
+        npy = default_variant(run, kernel, "numpy")
+        for backend, variant, default in implementations(run, kernel):
+            me = idx.get((kernel, backend, variant, "C", n))
+            if backend == "python" or me is None:
+                continue
+            vs_py = py_n = None
+            if py is not None:
+                py_n = _largest_common(idx, kernel, (backend, variant), ("python", py), n)
+                if py_n is not None:
+                    vs_py = ratio(idx[(kernel, "python", py, "C", py_n)],
+                                  idx[(kernel, backend, variant, "C", py_n)])
+            vs_np = None
+            if npy is not None and backend != "numpy" and (kernel, "numpy", npy, "C", n) in idx:
+                vs_np = ratio(idx[(kernel, "numpy", npy, "C", n)], me)
+            out.append(Speedup(kernel, backend, variant, default, n, vs_py, py_n, vs_np))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Crossovers
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Crossing:
+    """Where a challenger's time crosses a reference's (log-log interpolation)."""
+
+    size: float
+    overtakes: bool  # True: faster from here on; False: falls behind
+    between: tuple[int, int]
+    seconds: float  # the challenger's interpolated time there
+
+
+def crossings(ns: Iterable[int], t_ref: Iterable[float], t_new: Iterable[float],
+              level: float = LEVEL) -> list[Crossing]:
+    """Where ``t_new`` crosses ``t_ref`` as size grows.
+
+    Points where the two are within a factor ``level`` are level and never
+    make a crossing on their own, so noise around a tie is not reported.
+
+    Parameters
+    ----------
+    ns
+        Increasing sizes.
+    t_ref, t_new
+        Times of the reference and the challenger at those sizes.
+    level
+        Ratio below which the two count as level.
+
+    Returns
+    -------
+    list of Crossing
+        In order of size; empty when one is ahead (or level) throughout.
+    """
+    ns = np.asarray(list(ns), dtype=np.float64)
+    r = np.log(np.asarray(list(t_ref), dtype=np.float64) / np.asarray(list(t_new), np.float64))
+    tn = np.log(np.asarray(list(t_new), dtype=np.float64))
+    bound = math.log(level)
+    state = np.where(r > bound, 1, np.where(r < -bound, -1, 0))
+    out: list[Crossing] = []
+    last = None
+    for i, s in enumerate(state):
+        if s == 0:
+            continue
+        if last is not None and s != state[last]:
+            j = next((j for j in range(last, i) if (r[j] > 0) != (r[j + 1] > 0)), last)
+            f = r[j] / (r[j] - r[j + 1]) if r[j] != r[j + 1] else 0.5
+            x0, x1 = math.log(ns[j]), math.log(ns[j + 1])
+            size = math.exp(x0 + f * (x1 - x0))
+            seconds = math.exp(tn[j] + f * (tn[j + 1] - tn[j]))
+            out.append(Crossing(size, bool(s > 0), (int(ns[j]), int(ns[j + 1])), seconds))
+        last = i
+    return out
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """How one backend fares against another over the sizes both ran at."""
+
+    kernel: str
+    challenger: tuple[str, str]
+    reference: tuple[str, str]
+    crossings: list[Crossing]
+    verdict: str  # what happens, in words
+
+
+def _verdict(ns: list[int], r: np.ndarray, found: list[Crossing], who: str, ref: str) -> str:
+    if found:
+        parts = [f"{'overtakes' if c.overtakes else 'falls behind'} at n≈{fmt_size(c.size)}"
+                 for c in found]
+        return f"{who} " + ", then ".join(parts)
+    span = f"n={fmt_size(ns[0])}-{fmt_size(ns[-1])}"
+    if np.all(r > math.log(LEVEL)):
+        return f"{who} faster than {ref} at every size ({span})"
+    if np.all(r < -math.log(LEVEL)):
+        return f"{who} slower than {ref} at every size ({span})"
+    if np.all(r >= -math.log(LEVEL)):
+        return f"{who} faster or level at every size ({span})"
+    if np.all(r <= math.log(LEVEL)):
+        return f"{who} slower or level at every size ({span})"
+    return f"{who} level with {ref} ({span})"
+
+
+def crossovers(run: Run) -> list[Crossover]:
+    """NumPy, Numba, Cython (and any other backend) against Python; the compiled loops
+    against NumPy.  Default variants, C order, at the sizes both ran at."""
+    idx = index(run)
+    out = []
+    for kernel in run.kernels:
+        backends = sorted({b for b, _, _ in implementations(run, kernel)}, key=backend_rank)
+        refs = [b for b in ("python", "numpy") if b in backends]
+        for ref in refs:
+            rv = default_variant(run, kernel, ref)
+            for ch in backends:
+                if ch == ref or ch == "python" or (ref == "numpy" and ch == "numpy"):
+                    continue
+                cv = default_variant(run, kernel, ch)
+                ns = [n for n in sizes(run, kernel) if (kernel, ref, rv, "C", n) in idx
+                      and (kernel, ch, cv, "C", n) in idx]
+                if len(ns) < 2:
+                    continue
+                t_ref = [idx[(kernel, ref, rv, "C", n)].median for n in ns]
+                t_new = [idx[(kernel, ch, cv, "C", n)].median for n in ns]
+                found = crossings(ns, t_ref, t_new)
+                r = np.log(np.array(t_ref) / np.array(t_new))
+                out.append(Crossover(kernel, (ch, cv), (ref, rv), found,
+                                     _verdict(ns, r, found, ch, ref)))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Throughput and ceilings
+# --------------------------------------------------------------------------
+def compute_bound(run: Run, kernel: str) -> bool:
+    """Whether the kernel's work model does more than COMPUTE_BOUND flops per byte
+    at its largest size (matmul), so GFLOP/s rather than GB/s measures it."""
+    ts = [t for t in run.steady if t.kernel == kernel and t.bytes > 0]
+    if not ts:
+        return False
+    big = max(ts, key=lambda t: t.size)
+    return big.flops / big.bytes > COMPUTE_BOUND
+
+
+def throughput(t: Timing, compute: bool) -> float:
+    """GFLOP/s when ``compute`` else GB/s, from the work model and the median time."""
+    return (t.flops if compute else t.bytes) / t.median / 1e9
+
+
+def ceiling_for(run: Run, compute: bool, threads: int) -> Ceiling | None:
+    """The ceiling a kernel is held against: BLAS GFLOP/s or read bandwidth, same threads."""
+    name = "matmul_gflops" if compute else "read_bandwidth"
+    found = [c for c in run.ceilings if c.name == name]
+    exact = [c for c in found if c.threads == threads]
+    if exact:
+        return exact[0]
+    return min(found, key=lambda c: c.threads) if found and threads <= 1 else None
+
+
+@dataclass(frozen=True)
+class OfCeiling:
+    """A compiled implementation's throughput at its largest size against the ceiling."""
+
+    kernel: str
+    backend: str
+    variant: str
+    size: int
+    value: float
+    unit: str
+    ceiling: Ceiling | None
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.ceiling is None else 100.0 * self.value / self.ceiling.value
+
+
+def of_ceiling(run: Run) -> list[OfCeiling]:
+    """Each non-python implementation (C order) at its largest size."""
+    out = []
+    for kernel in run.kernels:
+        compute = compute_bound(run, kernel)
+        for backend, variant, _ in implementations(run, kernel):
+            if backend == "python":
+                continue
+            ts = series(run, kernel, backend, variant)
+            if not ts:
+                continue
+            big = ts[-1]
+            out.append(OfCeiling(kernel, backend, variant, big.size, throughput(big, compute),
+                                 "GFLOP/s" if compute else "GB/s",
+                                 ceiling_for(run, compute, big.threads)))
+    return out
+
+
+# --------------------------------------------------------------------------
+# What is missing
+# --------------------------------------------------------------------------
+def _known_backends() -> list[str]:
+    try:
+        import kernels
+    except ImportError:  # pragma: no cover - the kernels package is part of the repo
+        return list(_BACKEND_ORDER)
+    return list(kernels.BACKENDS)
+
+
+def missing(run: Run) -> list[str]:
+    """What the run lacks, one line each: backends, implementation sizes, ceilings, compiles.
+
+    A size counts as missing for an implementation when another implementation
+    of the same kernel and layout ran at it (python over its time budget, say).
+    """
+    lines = []
+    present = {t.backend for t in run.steady}
+    absent = [b for b in _known_backends() if b not in present]
+    if absent:
+        lines.append(f"backends not in this run at all: {', '.join(absent)}")
+    for kernel in run.kernels:
+        kb = {t.backend for t in run.steady if t.kernel == kernel}
+        lacking = sorted(present - kb, key=backend_rank)
+        if lacking:
+            lines.append(f"{kernel}: no {', '.join(lacking)} benchmarks")
+        layouts = sorted({t.layout for t in run.steady if t.kernel == kernel})
+        for layout in layouts:
+            all_n = sizes(run, kernel, layout)
+            for backend, variant, _ in implementations(run, kernel, layout):
+                have = {t.size for t in series(run, kernel, backend, variant, layout)}
+                gone = [n for n in all_n if n not in have]
+                if gone:
+                    where = f" ({layout} order)" if len(layouts) > 1 else ""
+                    lines.append(f"{kernel} {backend}/{variant}{where}: not run at "
+                                 f"n={', '.join(fmt_size(n) for n in gone)}")
+    if not run.ceilings:
+        lines.append("machine ceilings: not measured in this run (no bench_ceilings results); "
+                     "no ceilings are drawn and no percent of ceiling is given")
+    if not run.compiles:
+        lines.append("numba compile times: not in this run")
+    if not any(t.bytes_per_element is not None for t in run.steady):
+        lines.append("memory measurements: not in this run")
+    return lines
+
+
+# --------------------------------------------------------------------------
+# Everything at once
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Analysis:
+    """What the tables and figures of one run are drawn from."""
+
+    speedups: list[Speedup]
+    crossovers: list[Crossover]
+    of_ceiling: list[OfCeiling]
+    missing: list[str]
+
+
+def analyse(run: Run) -> Analysis:
+    """Speedups, crossovers, percent of ceiling and what is missing, for one run."""
+    return Analysis(speedups(run), crossovers(run), of_ceiling(run), missing(run))
+
+
+# --------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------
+def fmt_ratio(x: float) -> str:
+    """A speedup as people say it: 57, 3.2, 0.45, 1,234."""
+    if not math.isfinite(x):
+        return "?"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.0f}"
+    if x >= 1:
+        return f"{x:.1f}"
+    return f"{x:.2g}"
+
+
+def fmt_size(n: float) -> str:
+    """A size, exact below 10 000, else in k or M with two significant digits."""
+    if n < 10_000:
+        return f"{n:,.0f}"
+    if n < 1_000_000:
+        return f"{n / 1e3:.3g}k"
+    return f"{n / 1e6:.3g}M"
+
+
+def fmt_bytes(b: float) -> str:
+    """Bytes in B, KiB, MiB or GiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b:.0f} B"

@@ -1,0 +1,119 @@
+"""Figures 2 and 3: time per call against size, throughput against working set."""
+
+from __future__ import annotations
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from reports import compute, style
+from reports.figures import common
+from reports.load import Run
+
+
+def _lines(ax: Axes, run: Run, kernel: str, y, band: bool) -> None:
+    impls = compute.implementations(run, kernel)
+    for backend, variant, default in impls:
+        ts = compute.series(run, kernel, backend, variant)
+        if not ts:
+            continue
+        colour = style.backend_colour(backend)
+        xs = [t.size for t in ts] if band else [t.bytes for t in ts]
+        ax.plot(xs, [y(t) for t in ts], color=colour,
+                linestyle=style.variant_linestyle(variant, default),
+                marker=style.variant_marker(variant, default), zorder=3)
+        if band:
+            ax.fill_between(xs, [t.q1 for t in ts], [t.q3 for t in ts], color=colour,
+                            alpha=0.2, linewidth=0, zorder=2)
+    common.variant_legend(ax, impls)
+
+
+def _backends(run: Run) -> list[str]:
+    return sorted({t.backend for t in run.steady}, key=compute.backend_rank)
+
+
+_OVER_PY, _OVER_NP, _BEHIND = "v", "D", "X"
+
+
+def scaling(run: Run, analysis: compute.Analysis) -> Figure:
+    """Figure 2: time per call against size (log-log) with the crossovers marked.
+
+    One line per implementation (C order), the median with its interquartile
+    band.  Markers sit where a backend's default variant overtakes python
+    (triangle) or numpy (diamond), or falls behind (cross).
+    """
+    kernels = run.kernels
+    fig, axes = common.panels(len(kernels), ncols=3, width=5.6, height=4.4)
+    common.title(fig, "Time per call against size (median, interquartile band)", run.label)
+    for ax, kernel in zip(axes, kernels, strict=True):
+        _lines(ax, run, kernel, lambda t: t.median, band=True)
+        for co in (c for c in analysis.crossovers if c.kernel == kernel):
+            colour = style.backend_colour(co.challenger[0])
+            for cr in co.crossings:
+                marker = (_BEHIND if not cr.overtakes else
+                          _OVER_PY if co.reference[0] == "python" else _OVER_NP)
+                ax.plot(cr.size, cr.seconds, marker=marker, markersize=11, color=colour,
+                        markeredgecolor="black", markeredgewidth=1.0, linestyle="none",
+                        zorder=5)
+                ax.axvline(cr.size, color=colour, linestyle=":", linewidth=1.0, alpha=0.7,
+                           zorder=1)
+        ax.set_title(kernel)
+        common.size_axis(ax)
+        common.seconds_axis(ax)
+        ax.set_xlabel("size n")
+        ax.set_ylabel("time per call")
+    keys = [
+        Line2D([], [], marker=_OVER_PY, color="#999999", markeredgecolor="black",
+               linestyle="none", markersize=10, label="overtakes python"),
+        Line2D([], [], marker=_OVER_NP, color="#999999", markeredgecolor="black",
+               linestyle="none", markersize=9, label="overtakes numpy"),
+        Line2D([], [], marker=_BEHIND, color="#999999", markeredgecolor="black",
+               linestyle="none", markersize=10, label="falls behind"),
+    ]
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    common.bottom_legend(fig, common.backend_handles(_backends(run)) + keys, ncol=7, y=0.06)
+    return fig
+
+
+def throughput(run: Run, analysis: compute.Analysis) -> Figure:
+    """Figure 3: GB/s (streaming kernels) or GFLOP/s (matmul) against working-set size.
+
+    The machine's ceilings, measured with the run, are horizontal lines
+    (solid: one thread, dashed: all cores); the cache sizes are vertical lines.
+    """
+    kernels = run.kernels
+    fig, axes = common.panels(len(kernels), ncols=3, width=5.6, height=4.4)
+    heading = "Throughput against working-set size, with the machine's ceilings"
+    if not run.ceilings:
+        heading = ("Throughput against working-set size "
+                   "(machine ceilings not measured in this run)")
+    common.title(fig, heading, run.label)
+    for ax, kernel in zip(axes, kernels, strict=True):
+        compute_bound = compute.compute_bound(run, kernel)
+        unit = "GFLOP/s" if compute_bound else "GB/s"
+        _lines(ax, run, kernel, lambda t, c=compute_bound: compute.throughput(t, c),
+               band=False)
+        ax.set_yscale("log")
+        name = "matmul_gflops" if compute_bound else "read_bandwidth"
+        ceilings = sorted((c for c in run.ceilings if c.name == name), key=lambda c: c.threads)
+        for c in ceilings:
+            one = c.threads <= 1
+            ax.axhline(c.value, color=style.CEILING_COLOUR, linestyle="-" if one else "--",
+                       linewidth=1.5, zorder=1)
+            what = "BLAS dgemm" if compute_bound else "read"
+            threads = "1 thread" if one else f"{c.threads} threads"
+            ax.annotate(f"{what}, {threads}: {c.value:.3g} {c.unit}", (0.99, c.value),
+                        xycoords=("axes fraction", "data"), ha="right",
+                        va="bottom" if one else "top", fontsize=9, color=style.CEILING_COLOUR)
+        for cache, size in sorted(run.caches.items(), key=lambda kv: kv[1]):
+            ax.axvline(size, color=style.CACHE_COLOUR, linestyle=":", linewidth=1.2, zorder=1)
+            ax.annotate(cache, (size, 0.02), xycoords=("data", "axes fraction"),
+                        rotation=90, ha="right", va="bottom", fontsize=9,
+                        color=style.CACHE_COLOUR)
+        common.bytes_axis(ax)
+        ax.set_title(kernel)
+        ax.set_xlabel("working set (work model's bytes per call)")
+        ax.set_ylabel(unit)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    common.bottom_legend(fig, common.backend_handles(_backends(run)), ncol=6, y=0.045)
+    return fig

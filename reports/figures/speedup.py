@@ -1,0 +1,139 @@
+"""Figures 1 and 7: speedup over pure Python at the seed's sizes, and at every size."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from reports import compute, style
+from reports.figures import common
+from reports.load import Run
+
+
+def headline(run: Run, analysis: compute.Analysis) -> Figure:
+    """Figure 1: speedup over pure Python per kernel at the seed's sizes (log scale).
+
+    One group of bars per kernel, one bar per non-python implementation,
+    labelled "57x", with the bootstrap 95% interval as error bars.  Where
+    python did not run at the headline size (matmul) the comparison is made
+    at the largest size it ran at, and the group says so.
+    """
+    rows = [s for s in analysis.speedups if s.vs_python is not None]
+    fig, ax = plt.subplots(figsize=(16, 7.5))
+    common.title(fig, "Speedup over pure Python at the seed's sizes", run.label)
+    if not rows:
+        common.no_data(ax, "no implementation ran at a size python also ran at")
+        return fig
+    kernels = list(dict.fromkeys(s.kernel for s in rows))
+    x = 0.0
+    ticks, tick_names, groups = [], [], []
+    top = max(s.vs_python.high for s in rows)
+    bottom = min(s.vs_python.low for s in rows)
+    for kernel in kernels:
+        mine = [s for s in rows if s.kernel == kernel]
+        start = x
+        for s in mine:
+            est = s.vs_python
+            ax.bar(x, est.value, width=0.8, color=style.backend_colour(s.backend),
+                   edgecolor="white", hatch=style.variant_hatch(s.variant, s.default), zorder=2)
+            ax.errorbar(x, est.value, yerr=[[max(est.value - est.low, 0.0)],
+                                            [max(est.high - est.value, 0.0)]],
+                        fmt="none", ecolor="black", elinewidth=1.2, capsize=3, zorder=3)
+            ax.text(x, est.high * 1.12, f"{compute.fmt_ratio(est.value)}x", ha="center",
+                    va="bottom", fontsize=11, fontweight="bold")
+            ticks.append(x)
+            tick_names.append(s.variant)
+            x += 1
+        sizes = {s.python_size for s in mine}
+        note = f"n={compute.fmt_size(mine[0].size)}"
+        if sizes != {mine[0].size}:
+            at = ", ".join(compute.fmt_size(n) for n in sorted(sizes))
+            note += f" (python: n={at}, its largest)"
+        groups.append(((start + x - 1) / 2, f"{kernel}\n{note}"))
+        x += 0.8
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{compute.fmt_ratio(v)}x"))
+    ax.axhline(1.0, color=style.backend_colour("python"), linewidth=1.5, zorder=1)
+    ax.annotate("python", (1.0, 1.0), xycoords=("axes fraction", "data"), xytext=(4, 0),
+                textcoords="offset points", va="center", fontsize=11,
+                color=style.backend_colour("python"))
+    ax.set_ylim(min(0.5, bottom / 2), top * 4)
+    ax.set_xlim(-0.7, x - 0.5)
+    ax.set_xticks(ticks, tick_names, rotation=90, fontsize=10)
+    fig.canvas.draw()  # lay out the tick labels, to put the kernel names under them
+    renderer = fig.canvas.get_renderer()
+    tallest = max(t.get_window_extent(renderer).height for t in ax.get_xticklabels())
+    depth = tallest * 72 / fig.dpi + 10  # points below the axis
+    for centre, text in groups:
+        ax.annotate(text, (centre, 0), xycoords=("data", "axes fraction"),
+                    xytext=(0, -depth), textcoords="offset points", ha="center", va="top",
+                    fontsize=12, fontweight="bold")
+    ax.set_ylabel("times faster than python (median, 95% CI)")
+    ax.grid(axis="x", visible=False)
+    backends = list(dict.fromkeys(s.backend for s in rows))
+    ax.legend(handles=common.backend_handles(backends), loc="upper left",
+              ncol=len(backends), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(run: Run, analysis: compute.Analysis) -> Figure:
+    """Figure 7: speedup over Python, implementation x size, one panel per kernel.
+
+    Blue is faster than python, red slower, on one colour scale for all
+    panels; grey where python (or the implementation) did not run.
+    """
+    idx = compute.index(run)
+    kernels = run.kernels
+    fig, axes = common.panels(len(kernels), ncols=2, width=8.0, height=3.6)
+    common.title(fig, "At a glance: speedup over pure Python (C order)", run.label)
+    grids = []
+    for kernel in kernels:
+        py = compute.default_variant(run, kernel, "python")
+        impls = [i for i in compute.implementations(run, kernel) if i[0] != "python"]
+        ns = compute.sizes(run, kernel)
+        grid = np.full((len(impls), len(ns)), np.nan)
+        for r, (b, v, _) in enumerate(impls):
+            for c, n in enumerate(ns):
+                base, me = idx.get((kernel, "python", py, "C", n)), idx.get((kernel, b, v, "C", n))
+                if base is not None and me is not None:
+                    grid[r, c] = math.log10(base.median / me.median)
+        grids.append((kernel, impls, ns, grid))
+    finite = [np.nanmax(np.abs(g)) for *_, g in grids if np.isfinite(g).any()]
+    limit = max(finite, default=1.0) or 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#dddddd")
+    image = None
+    for ax, (kernel, impls, ns, grid) in zip(axes, grids, strict=True):
+        ax.grid(False)
+        if not impls or not np.isfinite(grid).any():
+            common.no_data(ax, f"{kernel}: no size has both python and another backend")
+            continue
+        image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, norm=norm,
+                          interpolation="nearest")
+        ax.set_title(kernel)
+        ax.set_yticks(range(len(impls)), [style.label(b, v) for b, v, _ in impls])
+        # Every column when they are wide enough for a label; else a few inside ones.
+        shown = (list(range(len(ns))) if len(ns) <= 12 else
+                 sorted({round(v) for v in np.linspace(2, len(ns) - 3, 8)}))
+        ax.set_xticks(shown, [compute.fmt_size(ns[c]) for c in shown])
+        ax.set_xlabel("size n")
+        for r in range(len(impls)):
+            for c in shown:
+                if np.isfinite(grid[r, c]):
+                    value = 10 ** grid[r, c]
+                    dark = abs(grid[r, c]) > 0.6 * limit
+                    ax.text(c, r, compute.fmt_ratio(value), ha="center", va="center",
+                            fontsize=9, color="white" if dark else "black")
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes, fraction=0.025, pad=0.02)
+        ticks = [t for t in (-4, -3, -2, -1, 0, 1, 2, 3, 4) if abs(t) <= limit]
+        bar.set_ticks(ticks, labels=[f"{compute.fmt_ratio(10.0 ** t)}x" for t in ticks])
+        bar.set_label("times faster than python (grey: not run)")
+    return fig

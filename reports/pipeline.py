@@ -1,0 +1,90 @@
+"""The pipeline: load -> compute -> plot -> write, each stage a plain function."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from reports import style, tables, write
+from reports.compute import Analysis, analyse
+from reports.figures import FIGURES, FigureSpec
+from reports.load import Run, label_runs, load_run
+
+#: Where ``python -m reports`` looks for runs and writes the report by default.
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_RUNS = REPO / ".benchmarks"
+DEFAULT_OUT = REPO / "reports" / "out"
+
+
+def load(paths: Sequence[str | Path]) -> list[Run]:
+    """Read and check every run first, so a bad file stops the render before any output."""
+    return label_runs([load_run(p) for p in paths])
+
+
+def compute(runs: list[Run]) -> list[Analysis]:
+    """The numbers of each run."""
+    return [analyse(run) for run in runs]
+
+
+def plot(runs: list[Run], results: list[Analysis], folder: Path
+         ) -> list[tuple[FigureSpec, list[str]]]:
+    """Save every figure of every run as PNG in ``folder``; return the file names."""
+    style.setup()
+    saved = []
+    for spec in FIGURES:
+        names = []
+        for i, (run, res) in enumerate(zip(runs, results, strict=True), 1):
+            name = f"{spec.stem}.png" if len(runs) == 1 else f"{spec.stem}-run{i}.png"
+            fig = spec.draw(run, res)
+            try:
+                fig.savefig(folder / name, bbox_inches="tight")
+            finally:
+                plt.close(fig)
+            names.append(name)
+        saved.append((spec, names))
+    return saved
+
+
+def write_pages(runs: list[Run], results: list[Analysis],
+                figures: list[tuple[FigureSpec, list[str]]], folder: Path) -> None:
+    """``index.html`` and ``summary.md`` in ``folder``."""
+    table_list = tables.tables(runs, results)
+    findings = [tables.findings(run, res) for run, res in zip(runs, results, strict=True)]
+    missing = [res.missing for res in results]
+    (folder / "summary.md").write_text(write.summary_markdown(
+        runs, findings, table_list, missing, [spec for spec, _ in figures]), encoding="utf-8")
+    (folder / "index.html").write_text(write.index_html(
+        runs, findings, table_list, missing, figures), encoding="utf-8")
+
+
+def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT) -> Path:
+    """Render the report of ``paths`` into the folder ``out``.
+
+    Parameters
+    ----------
+    paths
+        Saved pytest-benchmark runs; several are compared side by side.
+    out
+        The report folder; it is replaced as a whole, and only when the new
+        report is complete.
+
+    Returns
+    -------
+    pathlib.Path
+        The report's ``index.html``.
+
+    Raises
+    ------
+    ReportError
+        A run cannot be read or is not a vecbench run, or ``out`` is a folder
+        that is not an earlier report.
+    """
+    out = Path(out).resolve()
+    runs = load(paths)
+    results = compute(runs)
+    with write.atomic_dir(out) as folder:
+        figures = plot(runs, results, folder)
+        write_pages(runs, results, figures, folder)
+    return out / "index.html"
