@@ -1,4 +1,4 @@
-"""vecbench's report stage: a saved benchmark run -> figures, ``index.html``, ``summary.md``.
+"""vecbench's report stage: saved benchmark runs -> figures, ``index.html``, ``summary.md``.
 
 Public API
 ----------
@@ -11,11 +11,25 @@ ReportError
     naming the file and what is wrong.
 
 From the shell: ``python -m reports [RUN.json ...] [--out DIR]`` (``make report``).
+Importing the package does not import matplotlib; :func:`render` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from reports.load import ReportError, Run, load_run
-from reports.pipeline import render
+
+
+def render(paths: Sequence[str | Path], out: str | Path | None = None) -> Path:
+    """Render the report of ``paths`` into ``out`` (default ``reports/out``).
+
+    See :func:`reports.pipeline.render`.
+    """
+    from reports import pipeline
+
+    return pipeline.render(paths, pipeline.DEFAULT_OUT if out is None else out)
+
 
 __all__ = ["ReportError", "Run", "load_run", "render"]
