@@ -56,3 +56,27 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info kernels/backends/*.so kernels/backends/_cython_loops.c
+
+# ---- report stage ----------------------------------------------------------
+# Headless Chromium for the report's browser test: Debian's chromium package,
+# installed once when absent.  Without root or network this warns and the
+# browser test skips (it says why); the stamp is only written once found.
+CHROMIUM_STAMP := $(VENV)/.chromium-found
+
+$(CHROMIUM_STAMP): | $(PY)
+	@if command -v chromium >/dev/null 2>&1; then touch $@; \
+	elif apt-get update && apt-get install -y --no-install-recommends chromium \
+		&& command -v chromium >/dev/null 2>&1; then touch $@; \
+	else echo "warning: chromium could not be installed; the report's browser test will skip" >&2; fi
+
+test: $(CHROMIUM_STAMP)
+
+.PHONY: report
+# The report of the newest saved run, into reports/out/ (python -m reports);
+# a full benchmark run first when none has been saved yet.
+report: $(STAMP)
+	@if ! find .benchmarks -name '*.json' 2>/dev/null | grep -q .; then \
+		echo "no saved run under .benchmarks/: running the full profile first (make bench)"; \
+		$(MAKE) bench PROFILE=full || exit $$?; \
+	fi
+	$(PY) -m reports
