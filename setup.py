@@ -34,6 +34,18 @@ REQUIRED_FLAGS = ["-O3", "-fno-math-errno", "-ffp-contract=off"]
 # builds a portable extension instead.  Dropped when the compiler refuses it.
 MARCH = os.environ.get("VECBENCH_MARCH", "native")
 OPTIONAL_FLAGS = [f"-march={MARCH}"] if MARCH else []
+# OpenMP for the parallel (prange) variants.  A compiler without it builds the
+# same code serially; the extension records which happened.
+OPENMP_FLAG = "-fopenmp"
+OPENMP_PROBE = """
+#include <omp.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    return n > 0 ? 0 : 1;
+}
+"""
 
 
 def _c_string(text: str) -> str:
@@ -43,23 +55,32 @@ def _c_string(text: str) -> str:
 class BuildExt(build_ext):
     """Keep the optional flags the compiler accepts and record the flags used."""
 
-    def _accepts(self, flag: str) -> bool:
+    def _accepts(self, flag: str, source: str = "int main(void) { return 0; }\n",
+                 link: bool = False) -> bool:
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "probe.c")
             with open(src, "w") as f:
-                f.write("int main(void) { return 0; }\n")
+                f.write(source)
             try:
-                self.compiler.compile([src], output_dir=tmp, extra_postargs=[flag])
+                objects = self.compiler.compile([src], output_dir=tmp, extra_postargs=[flag])
+                if link:
+                    self.compiler.link_executable(objects, "probe", output_dir=tmp,
+                                                  extra_postargs=[flag])
             except Exception:
                 return False
         return True
 
     def build_extensions(self) -> None:
         flags = REQUIRED_FLAGS + [f for f in OPTIONAL_FLAGS if self._accepts(f)]
+        openmp = self._accepts(OPENMP_FLAG, OPENMP_PROBE, link=True)
+        if openmp:
+            flags.append(OPENMP_FLAG)
         command = " ".join(getattr(self.compiler, "compiler_so", []) or [])
         for ext in self.extensions:
             ext.extra_compile_args = flags
+            ext.extra_link_args = [OPENMP_FLAG] if openmp else []
             ext.define_macros += [
+                ("VECBENCH_OPENMP", "1" if openmp else "0"),
                 ("VECBENCH_CFLAGS", _c_string(" ".join(flags))),
                 ("VECBENCH_COMPILE_COMMAND", _c_string(command)),
                 ("VECBENCH_CYTHON_VERSION", _c_string(Cython.__version__)),

@@ -8,6 +8,7 @@
 # arrays: memory layout is what those benchmarks measure.  matmul takes
 # C-ordered matrices (double[:, ::1]).
 
+from cython.parallel cimport prange
 from libc.math cimport sin, sqrt
 
 import numpy as np
@@ -19,6 +20,15 @@ cdef extern from *:
     #endif
     #ifndef VECBENCH_COMPILE_COMMAND
     #define VECBENCH_COMPILE_COMMAND "unknown"
+    #endif
+    #ifndef VECBENCH_OPENMP
+    #define VECBENCH_OPENMP 0
+    #endif
+    #if VECBENCH_OPENMP
+    #include <omp.h>
+    static int vecbench_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int vecbench_max_threads(void) { return 1; }
     #endif
     #ifndef VECBENCH_CYTHON_VERSION
     #define VECBENCH_CYTHON_VERSION "unknown"
@@ -37,11 +47,15 @@ cdef extern from *:
     const char *VECBENCH_COMPILE_COMMAND
     const char *VECBENCH_CYTHON_VERSION
     const char *VECBENCH_COMPILER
+    int VECBENCH_OPENMP
+    int vecbench_max_threads() nogil
 
 
 def build_info():
-    """The flags, compiler and Cython version this extension was built with."""
+    """The flags, compiler, Cython version and OpenMP support of this build."""
     return {
+        "openmp": (f"yes, {vecbench_max_threads()} threads by default" if VECBENCH_OPENMP
+                   else "no: the compiler refused -fopenmp; parallel variants run serially"),
         "cflags": VECBENCH_CFLAGS.decode(),
         "compile_command": VECBENCH_COMPILE_COMMAND.decode(),
         "compiler": VECBENCH_COMPILER.decode(),
