@@ -56,10 +56,14 @@ def speedup_table(runs: list[Run], results: list[Analysis]) -> Table:
                 row += ["not run", "not run"]
                 continue
             at = f" at n={fmt_size(s.size)}" if s.size != size else ""
-            py = "—" if s.vs_python is None else s.vs_python.text()
-            if s.vs_python is not None and s.python_size != s.size:
-                py += f" (at n={fmt_size(s.python_size)}: python not run at n={fmt_size(s.size)})"
-            row += [py, ("—" if s.vs_numpy is None else s.vs_numpy.text()) + at]
+            if s.vs_python is None:
+                py = "—"
+            elif s.python_size != s.size:
+                py = (f"{s.vs_python.text()} at n={fmt_size(s.python_size)} "
+                      f"(python not run at n={fmt_size(s.size)})")
+            else:
+                py = s.vs_python.text() + at
+            row += [py, "—" if s.vs_numpy is None else s.vs_numpy.text() + at]
         rows.append(row)
     return Table(
         "Speedup at the seed's sizes",

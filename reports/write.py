@@ -62,6 +62,13 @@ def atomic_dir(out: Path) -> Iterator[Path]:
         raise
 
 
+def _run_line(run: Run) -> str:
+    """The run's label, and its date unless the label already has it."""
+    if not run.date or run.date in run.label:
+        return run.label
+    return f"{run.label}, {run.date} UTC"
+
+
 # --------------------------------------------------------------------------
 # Markdown
 # --------------------------------------------------------------------------
@@ -88,7 +95,7 @@ def summary_markdown(runs: list[Run], findings: list[list[str]], tables: list[Ta
     out = ["# vecbench report", ""]
     for i, run in enumerate(runs, 1):
         prefix = f"Run {i}: " if len(runs) > 1 else "Run: "
-        out.append(f"- {prefix}{run.label}, {run.date} UTC (`{run.path.name}`)")
+        out.append(f"- {prefix}{_run_line(run)} (`{run.path.name}`)")
     out += ["", "## Findings", ""]
     for run, lines in zip(runs, findings, strict=True):
         if len(runs) > 1:
@@ -161,7 +168,7 @@ def index_html(runs: list[Run], findings: list[list[str]], tables: list[Table],
     body = ["<h1>vecbench: where vectorized and compiled Python wins</h1>",
             '<p class="note">' + "<br>".join(
                 html.escape(f"Run {i}: " if len(runs) > 1 else "Run: ") + html.escape(
-                    f"{r.label}, {r.date} UTC ({r.path.name})") for i, r in enumerate(runs, 1))
+                    f"{_run_line(r)} ({r.path.name})") for i, r in enumerate(runs, 1))
             + "</p>",
             "<nav>" + "".join(f'<a href="#{spec.stem}">{html.escape(spec.heading.split(":")[0])}'
                               f"</a>" for spec, _ in figures)
