@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,10 @@ def interleave(python_a: Path, cwd_a: Path, python_b: Path, cwd_b: Path, folder:
     return runs["A"], runs["B"]
 
 
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reports.ci_bench",
                                      description=__doc__.split("\n")[0])
@@ -94,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    # A terminated job still removes its worktree and environment.
+    signal.signal(signal.SIGTERM, _raise_exit)
     tmp = Path(tempfile.mkdtemp(prefix="vecbench-ci-bench-"))
     worktree = tmp / "base"
     try:
