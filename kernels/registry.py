@@ -250,6 +250,15 @@ def missing() -> list[str]:
     return problems
 
 
+def empty_call(backend: str) -> Callable[[Any], Any]:
+    """The backend's ``empty(x)``: a call that does nothing, for per-call overhead.
+
+    It takes one vector (a list for the python backend, a float64 array for
+    the others) and is not wrapped with checks; :func:`get` adds those.
+    """
+    return backend_module(backend).empty
+
+
 def build_info() -> dict[str, dict[str, str]]:
     """Per available backend, what its module reports about how it was built."""
     out = {}

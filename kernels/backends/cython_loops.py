@@ -10,20 +10,32 @@ from __future__ import annotations
 from kernels.backends import _cython_loops as ext
 
 INPUTS = "arrays"
+empty = ext.empty
 
 CORES = {
-    "magnitude": {"loop": ext.magnitude},
-    "sum_of_squares": {"loop": ext.sum_of_squares},
+    "magnitude": {"loop": ext.magnitude, "parallel": ext.magnitude_parallel},
+    "sum_of_squares": {
+        "loop": ext.sum_of_squares,
+        "unrolled": ext.sum_of_squares_unrolled,
+        "parallel": ext.sum_of_squares_parallel,
+    },
     "row_sums": {
         "row_at_a_time": ext.row_sums_row_at_a_time,
         "column_streaming": ext.row_sums_column_streaming,
+        "unrolled": ext.row_sums_unrolled,
+        "parallel": ext.row_sums_parallel,
     },
     "col_sums": {
         "column_at_a_time": ext.col_sums_column_at_a_time,
         "row_streaming": ext.col_sums_row_streaming,
+        "parallel": ext.col_sums_parallel,
     },
-    "matmul": {"naive_ijk": ext.matmul_naive_ijk, "ikj": ext.matmul_ikj},
-    "sum_sq_sin": {"loop": ext.sum_sq_sin},
+    "matmul": {
+        "naive_ijk": ext.matmul_naive_ijk,
+        "ikj": ext.matmul_ikj,
+        "parallel": ext.matmul_parallel,
+    },
+    "sum_sq_sin": {"loop": ext.sum_sq_sin, "parallel": ext.sum_sq_sin_parallel},
 }
 
 
