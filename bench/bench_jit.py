@@ -23,7 +23,11 @@ COMPILE_SIZE = 8  # compile on small inputs of the same types, so the run itself
 
 
 def _fresh(impl: kernels.Implementation, args: tuple) -> tuple[tuple, dict]:
-    dispatcher = numba.jit(**impl.core.targetoptions)(impl.core.py_func)
+    # A core may be a shim around the jitted loop (numba_jit._numpy_result).
+    jitted = getattr(impl.core, "jitted", impl.core)
+    if hasattr(impl.core, "jit_args"):
+        args = impl.core.jit_args(*args)
+    dispatcher = numba.jit(**jitted.targetoptions)(jitted.py_func)
     return (dispatcher, *args), {}
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from threadpoolctl import threadpool_limits
 
+from bench import harness
 from bench.grid import PROFILES, Case, cases, jit_implementations
 
 
@@ -52,12 +52,14 @@ def jit_impl(jit_id: str, profile):
 
 
 @pytest.fixture(autouse=True)
-def single_threaded():
-    """BLAS and OpenMP pools limited to one thread, so NumPy's BLAS meets the
-    single-threaded loops on equal terms; the count is recorded per benchmark.
+def thread_count(request: pytest.FixtureRequest):
+    """BLAS, OpenMP and Numba threads for this benchmark: one, so that NumPy's
+    BLAS meets the single-threaded loops on equal terms, or all cores for the
+    parallel cases.  The count is recorded per benchmark.
 
     Set per test, not per session: a library that loads a thread pool of its
     own midway (SciPy's OpenBLAS, say) is limited from the next test on.
     """
-    with threadpool_limits(limits=1):
-        yield
+    threads = request.getfixturevalue("case").threads if "case_id" in request.fixturenames else 1
+    with harness.threads_limited(threads):
+        yield threads

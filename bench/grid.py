@@ -8,6 +8,7 @@ ordered so that the cases sharing inputs run one after another.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import kernels
@@ -27,6 +28,10 @@ MEMORY_SIZES = {
 }
 #: Size at which Numba's compile time is set against NumPy (break-even calls).
 JIT_REFERENCE_SIZES = {**MEMORY_SIZES, "matmul": 256}
+
+#: Threads of the all-cores cases: the parallel variants, and BLAS beside them.
+ALL_CORES = os.cpu_count() or 1
+PARALLEL_VARIANT = "parallel"
 
 VECTOR_KERNELS = ("magnitude", "sum_of_squares", "sum_sq_sin")
 SUM_KERNELS = ("row_sums", "col_sums")
@@ -91,19 +96,32 @@ DEFAULT_PROFILE = "full"
 
 @dataclass(frozen=True)
 class Case:
-    """One steady-state benchmark: an implementation at a size and layout."""
+    """One steady-state benchmark: an implementation at a size, layout and thread count."""
 
     impl: kernels.Implementation
     n: int
     layout: str
+    threads: int = 1
 
     @property
     def id(self) -> str:
-        return f"{self.impl.kernel}-{self.impl.backend}-{self.impl.variant}-n{self.n}-{self.layout}"
+        i = self.impl
+        suffix = f"-t{self.threads}" if self.threads > 1 else ""
+        return f"{i.kernel}-{i.backend}-{i.variant}-n{self.n}-{self.layout}{suffix}"
 
     @property
     def group(self) -> str:
         return f"{self.impl.kernel} n={self.n}"
+
+
+def threads_for(impl: kernels.Implementation) -> tuple[int, ...]:
+    """Thread counts an implementation runs at: one, or all cores for the parallel
+    variants; BLAS's matmul runs at both, to stand beside either."""
+    if impl.variant == PARALLEL_VARIANT:
+        return (ALL_CORES,)
+    if impl.backend == "numpy" and impl.kernel == "matmul" and ALL_CORES > 1:
+        return (1, ALL_CORES)
+    return (1,)
 
 
 def cases(profile: Profile) -> list[Case]:
@@ -118,7 +136,7 @@ def cases(profile: Profile) -> list[Case]:
         mine = [i for i in impls if i.kernel == kernel]
         for n in profile.sizes(kernel):
             for layout in spec.layouts:
-                out.extend(Case(i, n, layout) for i in mine)
+                out.extend(Case(i, n, layout, t) for i in mine for t in threads_for(i))
     return out
 
 

@@ -14,9 +14,12 @@ import math
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import numba
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -47,13 +50,25 @@ def prepared_inputs(impl: kernels.Implementation, n: int, layout: str) -> tuple[
     return impl.prepare(spec_inputs(impl.kernel, n, layout))
 
 
-def limit_threads() -> None:
-    """Limit every thread pool loaded so far to one thread.
+@contextmanager
+def threads_limited(threads: int) -> Iterator[None]:
+    """BLAS and OpenMP pools (threadpoolctl) and Numba's threads set to ``threads``."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def limit_threads(threads: int = 1) -> None:
+    """Limit every thread pool loaded so far to ``threads``.
 
     The suites' fixture limits the pools loaded before each test; a first call
     may load another (Numba's first compilation loads SciPy's OpenBLAS).
     """
-    threadpool_limits(limits=1)
+    threadpool_limits(limits=threads)
 
 
 def blas_threads() -> int:
@@ -66,7 +81,7 @@ def blas_threads() -> int:
 # Budget: estimated seconds for one call, from the same implementation's last
 # measured call at a smaller size, scaled by the work model.
 # --------------------------------------------------------------------------
-_last_call: dict[tuple[str, str, str, str], tuple[int, float]] = {}
+_last_call: dict[tuple[str, str, str, str, int], tuple[int, float]] = {}
 _PROBE_SECONDS = 0.01
 
 
@@ -75,38 +90,50 @@ def _work(kernel: str, n: int) -> float:
     return float(max(spec.flops(n), spec.bytes_moved(n), 1))
 
 
-def _timed_call(impl: kernels.Implementation, n: int, layout: str) -> float:
+def _timed_call(impl: kernels.Implementation, n: int, layout: str, repeat: int = 1) -> float:
+    """Best of ``repeat`` calls: one descheduled call (other jobs on the
+    machine) should not skip a whole size."""
     args = prepared_inputs(impl, n, layout)
-    start = time.perf_counter()
-    impl.func(*args)
-    return time.perf_counter() - start
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        impl.func(*args)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
-def _key(case: Case) -> tuple[str, str, str, str]:
+def _key(case: Case) -> tuple[str, str, str, str, int]:
     i = case.impl
-    return (i.kernel, i.backend, i.variant, case.layout)
+    return (i.kernel, i.backend, i.variant, case.layout, case.threads)
 
 
 def estimate_seconds(case: Case) -> float:
     """Estimated time of one call of ``case``.
 
-    Scales the last call measured for the same implementation and layout at
-    a smaller size by the work model; without one (a ``-k`` selection),
-    probes the spec's ladder upwards until a call takes 10 ms.
+    Scales the last call measured for the same implementation, layout and
+    threads at a smaller size by the work model.  A call under 10 ms is mostly
+    fixed cost and would scale badly, so first the spec's ladder between the
+    two sizes is probed upwards until a call takes 10 ms; with nothing
+    measured yet (a ``-k`` selection) the probe starts at the bottom.
     """
     impl, key = case.impl, _key(case)
-    if key not in _last_call or _last_call[key][0] > case.n:
+    last = _last_call.get(key)
+    if last is None or last[0] > case.n or last[1] < _PROBE_SECONDS:
+        floor = last[0] if last is not None and last[0] <= case.n else -1
         for m in kernels.spec(impl.kernel).sizes:
+            if m <= floor:
+                continue
             if m >= case.n:
                 break
-            _timed_call(impl, m, case.layout)  # first call may compile
-            seconds = _timed_call(impl, m, case.layout)
-            _last_call[key] = (m, seconds)
-            if seconds >= _PROBE_SECONDS:
+            if last is None:
+                _timed_call(impl, m, case.layout)  # the first call may compile
+            last = (m, _timed_call(impl, m, case.layout, repeat=3))
+            _last_call[key] = last
+            if last[1] >= _PROBE_SECONDS:
                 break
-    if key not in _last_call or _last_call[key][0] > case.n:
+    if last is None or last[0] > case.n:
         return 0.0
-    m, seconds = _last_call[key]
+    m, seconds = last
     return seconds * _work(impl.kernel, case.n) / _work(impl.kernel, m)
 
 
@@ -124,8 +151,9 @@ def skip_over_budget(case: Case, profile: Profile) -> None:
 def check_once(case: Case) -> None:
     """Call the implementation on the benchmark's inputs; fail on disagreement.
 
-    Also records the call's time for the budget of the next size (a second
-    call is timed when the first was short: it may have included compilation).
+    Also records the call's time for the budget of the next size: a second
+    call is timed when the first was short, and always for an implementation's
+    first case, whose first call may have included compilation.
     """
     impl, n, layout = case.impl, case.n, case.layout
     args = prepared_inputs(impl, n, layout)
@@ -136,9 +164,11 @@ def check_once(case: Case) -> None:
                                  reference(impl.kernel, n, layout))
     if problem:
         pytest.fail(f"{case.id} disagrees with the reference: {problem}")
-    limit_threads()
-    if seconds < 1.0:
-        seconds = min(seconds, _timed_call(impl, n, layout))
+    limit_threads(case.threads)
+    if _key(case) not in _last_call:  # the first call of an implementation may compile
+        seconds = _timed_call(impl, n, layout, repeat=2)
+    elif seconds < 1.0:
+        seconds = min(seconds, _timed_call(impl, n, layout, repeat=2))
     _last_call[_key(case)] = (n, seconds)
 
 
@@ -205,7 +235,8 @@ def extra_info(case: Case, args: tuple[Any, ...]) -> dict[str, Any]:
         "shape": [list(a.shape) for a in arrays],
         "layout": case.layout,
         "dtype": "float64",
-        "threads": blas_threads(),
+        "threads": case.threads,
+        "blas_threads": blas_threads(),
         "bytes": spec.bytes_moved(n),
         "flops": spec.flops(n),
     }

@@ -71,7 +71,7 @@ def test_check_once_fails_a_wrong_implementation():
 def test_budget_skip_names_the_estimate(monkeypatch):
     impl = _impl("matmul", lambda A, B: A @ B, variant="slow")
     case = grid.Case(impl, 1000, "C")
-    key = ("matmul", "numpy", "slow", "C")
+    key = ("matmul", "numpy", "slow", "C", 1)
     monkeypatch.setitem(harness._last_call, key, (100, 0.01))  # 1000x the work: ~10 s
     assert harness.estimate_seconds(case) == pytest.approx(10.0)
     with pytest.raises(pytest.skip.Exception, match=r"estimated at 10 s.*'quick'.*0\.25 s"):
@@ -88,7 +88,7 @@ def test_budget_probes_when_nothing_was_measured(monkeypatch):
         return float(np.sum(x * x))
 
     impl = _impl("sum_of_squares", core, variant="probe")
-    harness._last_call.pop(("sum_of_squares", "numpy", "probe", "C"), None)
+    harness._last_call.pop(("sum_of_squares", "numpy", "probe", "C", 1), None)
     assert harness.estimate_seconds(grid.Case(impl, 1000, "C")) >= 0
     assert calls and max(calls) < 1000
 
@@ -118,3 +118,25 @@ def test_machine_record():
     record = machine.machine_record()["vecbench"]
     assert "-O3" in record["build"]["cython"]["cflags"]
     assert record["libraries"]["numpy"] == np.__version__
+
+
+def test_parallel_variants_run_on_all_cores_beside_blas():
+    cases = grid.cases(grid.PROFILES["quick"])
+    parallel = [c for c in cases if c.impl.variant == grid.PARALLEL_VARIANT]
+    assert parallel and all(c.threads == grid.ALL_CORES for c in parallel)
+    assert {c.impl.backend for c in parallel} == {"numba", "cython"}
+    if grid.ALL_CORES > 1:
+        assert all(c.id.endswith(f"-t{grid.ALL_CORES}") for c in parallel)
+        blas = {c.threads for c in cases if c.impl.kernel == "matmul" and c.impl.backend == "numpy"}
+        assert blas == {1, grid.ALL_CORES}
+    single = [c for c in cases if c.impl.variant != grid.PARALLEL_VARIANT
+              and c.impl.backend != "numpy"]
+    assert all(c.threads == 1 and not c.id.endswith("-t1") for c in single)
+
+
+def test_threads_limited_sets_numba_and_blas():
+    import numba
+
+    with harness.threads_limited(1):
+        assert numba.get_num_threads() == 1
+        assert harness.blas_threads() == 1

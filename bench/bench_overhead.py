@@ -1,0 +1,37 @@
+"""Per-call overhead: what a call costs before any work, per backend.
+
+``empty`` is each backend's cheapest call (kernels/backends/*: a Python
+function; one NumPy ufunc on a one-element array; a jitted function; a
+compiled function taking a memoryview).  ``checks`` is the argument check the
+registry puts in front of every kernel, on its fast path.  The report shows
+these beside the n = 1 timings, so a reader sees how much of a tiny call is
+overhead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernels
+from bench import harness
+
+TARGETS = [*kernels.BACKENDS, "checks"]
+
+
+@pytest.mark.benchmark(group="call overhead")
+@pytest.mark.parametrize("target", TARGETS)
+def test_call_overhead(benchmark, target):
+    x = np.ones(1)
+    if target == "checks":
+        func, arg = kernels.spec("sum_of_squares").checker(), (x,)
+    elif kernels.backend_error(target) is not None:
+        pytest.skip(f"backend {target} unavailable: {kernels.backend_error(target)}")
+    else:
+        func = kernels.empty_call(target)
+        arg = x.tolist() if kernels.implementation("sum_of_squares", target).inputs == "lists" \
+            else x
+    func(arg)  # Numba compiles here
+    benchmark.extra_info.update({"measure": "overhead", "backend": target,
+                                 "threads": harness.blas_threads()})
+    benchmark(func, arg)
