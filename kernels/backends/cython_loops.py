@@ -8,6 +8,7 @@ unavailable with that error.
 from __future__ import annotations
 
 from kernels.backends import _cython_loops as ext
+from kernels.backends import _cython_vecmath as vecmath
 
 INPUTS = "arrays"
 empty = ext.empty
@@ -35,10 +36,14 @@ CORES = {
         "ikj": ext.matmul_ikj,
         "parallel": ext.matmul_parallel,
     },
-    "sum_sq_sin": {"loop": ext.sum_sq_sin, "parallel": ext.sum_sq_sin_parallel},
+    "sum_sq_sin": {
+        "loop": ext.sum_sq_sin,
+        "parallel": ext.sum_sq_sin_parallel,
+        "vector_sin": vecmath.sum_sq_sin_vector,
+    },
 }
 
 
 def build_info() -> dict[str, str]:
     """Compiler, flags and Cython version recorded inside the extension."""
-    return dict(ext.build_info())
+    return {**ext.build_info(), **vecmath.build_info()}

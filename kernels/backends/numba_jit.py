@@ -164,6 +164,11 @@ def matmul_ikj(A, B):
     return C
 
 
+# The vector_sin variant lives in its own module (it needs an intrinsic); it
+# is imported here, after jit is defined, because it reuses JIT_OPTIONS.
+from kernels.backends import numba_vecmath  # noqa: E402
+
+
 # --------------------------------------------------------------------------
 # unrolled: eight partial sums, in the source
 # --------------------------------------------------------------------------
@@ -340,7 +345,11 @@ CORES = {
         "parallel": col_sums_parallel,
     },
     "matmul": {"naive_ijk": matmul_naive_ijk, "ikj": matmul_ikj, "parallel": matmul_parallel},
-    "sum_sq_sin": {"loop": sum_sq_sin, "parallel": sum_sq_sin_parallel},
+    "sum_sq_sin": {
+        "loop": sum_sq_sin,
+        "parallel": sum_sq_sin_parallel,
+        "vector_sin": numba_vecmath.sum_sq_sin_vector,
+    },
 }
 
 
@@ -352,6 +361,7 @@ def build_info() -> dict[str, str]:
         "jit_options": ", ".join(f"{k}={v}" for k, v in JIT_OPTIONS.items()),
         "parallel_options": "parallel=True, the rest as jit_options",
         "threading_layer": _threading_layer(),
+        **numba_vecmath.build_info(),
         "threads": str(numba.config.NUMBA_NUM_THREADS),
     }
 
