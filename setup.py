@@ -111,6 +111,7 @@ class BuildExt(build_ext):
 extensions = [
     Extension("kernels.backends._cython_loops", ["kernels/backends/_cython_loops.pyx"]),
     Extension(VECMATH_EXTENSION, ["kernels/backends/_cython_vecmath.pyx"]),
+    Extension("kernels.backends._cython_matmul", ["kernels/backends/_cython_matmul.pyx"]),
 ]
 
 setup(
