@@ -8,6 +8,7 @@ unavailable with that error.
 from __future__ import annotations
 
 from kernels.backends import _cython_loops as ext
+from kernels.backends import _cython_matmul
 from kernels.backends import _cython_vecmath as vecmath
 
 INPUTS = "arrays"
@@ -35,6 +36,7 @@ CORES = {
         "naive_ijk": ext.matmul_naive_ijk,
         "ikj": ext.matmul_ikj,
         "parallel": ext.matmul_parallel,
+        "blocked": _cython_matmul.matmul_blocked,
     },
     "sum_sq_sin": {
         "loop": ext.sum_sq_sin,

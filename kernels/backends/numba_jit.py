@@ -167,6 +167,7 @@ def matmul_ikj(A, B):
 # The vector_sin variant lives in its own module (it needs an intrinsic); it
 # is imported here, after jit is defined, because it reuses JIT_OPTIONS.
 from kernels.backends import numba_vecmath  # noqa: E402
+from kernels.backends.numba_matmul import matmul_blocked  # noqa: E402
 
 
 # --------------------------------------------------------------------------
@@ -344,7 +345,12 @@ CORES = {
         "row_streaming": col_sums_row_streaming,
         "parallel": col_sums_parallel,
     },
-    "matmul": {"naive_ijk": matmul_naive_ijk, "ikj": matmul_ikj, "parallel": matmul_parallel},
+    "matmul": {
+        "naive_ijk": matmul_naive_ijk,
+        "ikj": matmul_ikj,
+        "parallel": matmul_parallel,
+        "blocked": matmul_blocked,
+    },
     "sum_sq_sin": {
         "loop": sum_sq_sin,
         "parallel": sum_sq_sin_parallel,
