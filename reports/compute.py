@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,28 @@ def index(run: Run) -> dict[Key, Timing]:
     for t in run.steady:
         out.setdefault((t.kernel, t.backend, t.variant, t.layout, t.size), t)
     return out
+
+
+def split_threads(run: Run) -> Run:
+    """The run with each implementation timed at several thread counts split in one
+    implementation per count.
+
+    The fewest threads keep the variant's name (and its default status, so
+    comparisons stay single-threaded); the others become non-default variants
+    named like ``"blas (2 threads)"``.  Returns ``run`` itself when nothing is split.
+    """
+    counts: dict[tuple[str, str, str], set[int]] = {}
+    for t in run.steady:
+        counts.setdefault((t.kernel, t.backend, t.variant), set()).add(t.threads)
+    if all(len(c) == 1 for c in counts.values()):
+        return run
+    steady = []
+    for t in run.steady:
+        c = counts[(t.kernel, t.backend, t.variant)]
+        if len(c) > 1 and t.threads != min(c):
+            t = replace(t, variant=f"{t.variant} ({t.threads} threads)", default=False)
+        steady.append(t)
+    return replace(run, steady=steady)
 
 
 def backend_rank(backend: str) -> tuple[int, str]:
@@ -484,6 +506,14 @@ def fmt_size(n: float) -> str:
     if n < 1_000_000:
         return f"{n / 1e3:.3g}k"
     return f"{n / 1e6:.3g}M"
+
+
+def fmt_seconds(s: float) -> str:
+    """A time in the unit that suits it: 1.2 s, 35 ms, 4.1 µs, 560 ns."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
 
 
 def fmt_bytes(b: float) -> str:

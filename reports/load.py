@@ -7,8 +7,9 @@ is missing, empty, truncated or not a pytest-benchmark run raises
 Three kinds of benchmark are kept, told apart by ``extra_info["measure"]``:
 ``steady`` (bench/bench_kernels.py; a benchmark without ``measure`` but with
 kernel, backend and size is taken as steady, as runs saved before the field
-existed have it), ``compile`` (bench/bench_jit.py) and ``ceiling``
-(bench/bench_ceilings.py).  Anything else is ignored.
+existed have it), ``compile`` (bench/bench_jit.py), ``ceiling``
+(bench/bench_ceilings.py) and ``overhead`` (bench/bench_overhead.py).
+Anything else is ignored.
 """
 
 from __future__ import annotations
@@ -83,6 +84,16 @@ class Ceiling:
     unit: str
 
 
+@dataclass(frozen=True)
+class Overhead:
+    """The cost of a call that does no work (bench/bench_overhead.py)."""
+
+    target: str  # a backend's empty call, or "checks" (the registry's argument check)
+    median: float
+    q1: float
+    q3: float
+
+
 @dataclass(eq=False)
 class Run:
     """One saved run, reduced to what the report draws."""
@@ -99,6 +110,7 @@ class Run:
     ceilings: list[Ceiling]
     notes: list[str] = field(default_factory=list)
     label: str = ""  # set by :func:`label_runs`
+    overheads: list[Overhead] = field(default_factory=list)
 
     @property
     def kernels(self) -> list[str]:
@@ -271,6 +283,7 @@ def load_run(path: str | Path) -> Run:
     steady: list[Timing] = []
     compiles: list[Compile] = []
     ceilings: list[Ceiling] = []
+    overheads: list[Overhead] = []
     for i, bench in enumerate(benches):
         if not isinstance(bench, dict):
             raise ReportError(f"{path}: benchmarks[{i}] is not an object")
@@ -282,6 +295,10 @@ def load_run(path: str | Path) -> Run:
             compiles.append(_compile(path, bench, info))
         elif measure == "ceiling":
             ceilings.append(_ceiling(path, bench, info))
+        elif measure == "overhead" and "backend" in info:
+            stats = _stats(path, bench)
+            overheads.append(Overhead(str(info["backend"]), float(stats["median"]),
+                                      float(stats["q1"]), float(stats["q3"])))
         elif measure == "steady" or (
                 measure is None and {"kernel", "backend", "size"} <= info.keys()):
             steady.append(_steady(path, bench, info))
@@ -297,7 +314,8 @@ def load_run(path: str | Path) -> Run:
     return Run(path=path, machine=machine, commit=_commit(doc),
                date=str(doc.get("datetime", ""))[:19].replace("T", " "),
                cpu_count=count, caches=caches, blas=blas,
-               steady=steady, compiles=compiles, ceilings=ceilings, notes=notes)
+               steady=steady, compiles=compiles, ceilings=ceilings, notes=notes,
+               overheads=overheads)
 
 
 def label_runs(runs: list[Run]) -> list[Run]:

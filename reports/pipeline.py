@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from reports import style, tables, write
-from reports.compute import Analysis, analyse
+from reports.compute import Analysis, analyse, split_threads
 from reports.figures import FIGURES, FigureSpec
 from reports.load import Run, label_runs, load_run
 
@@ -19,8 +19,12 @@ DEFAULT_OUT = REPO / "reports" / "out"
 
 
 def load(paths: Sequence[str | Path]) -> list[Run]:
-    """Read and check every run first, so a bad file stops the render before any output."""
-    return label_runs([load_run(p) for p in paths])
+    """Read and check every run first, so a bad file stops the render before any output.
+
+    An implementation timed at several thread counts (NumPy's BLAS at one
+    thread and at all cores) becomes one implementation per count.
+    """
+    return label_runs([split_threads(load_run(p)) for p in paths])
 
 
 def compute(runs: list[Run]) -> list[Analysis]:
@@ -32,6 +36,7 @@ def plot(runs: list[Run], results: list[Analysis], folder: Path
          ) -> list[tuple[FigureSpec, list[str]]]:
     """Save every figure of every run as PNG in ``folder``; return the file names."""
     style.setup()
+    style.assign_variants(t.variant for run in runs for t in run.steady if not t.default)
     saved = []
     for spec in FIGURES:
         names = []

@@ -5,12 +5,14 @@ variant looks the same in every figure of every report, whatever else a run
 holds.  The four backends the project ships have fixed, colour-blind-safe
 colours (Okabe-Ito); a backend added later gets one from a spare palette,
 chosen from its name.  A kernel's default variant is drawn solid; any other
-variant gets a dash pattern chosen from its name.
+variant gets a dash pattern, marker and hatch of its own, chosen from its name
+(see :func:`assign_variants`).
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 
 import matplotlib
 
@@ -35,9 +37,14 @@ _DASHES = (
     (0, (10, 3)),
     (0, (2, 3)),
     (0, (8, 2, 2, 2, 2, 2)),
+    (0, (4, 1, 4, 1, 1, 1)),
+    (0, (12, 2, 2, 2)),
+    (0, (1, 3)),
 )
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
-_HATCHES = ("..", "xx", "\\\\", "oo", "++", "--", "**")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h")
+_HATCHES = ("..", "xx", "\\\\", "oo", "++", "--", "**", "//..", "||", "OO")
+# Slot of each non-default variant name in the report being drawn (see assign_variants).
+_slots: dict[str, int] = {}
 
 #: Hatch that marks Fortran-ordered data in bar charts.
 FORTRAN_HATCH = "///"
@@ -50,6 +57,30 @@ def _pick(name: str, options: tuple) -> object:
     return options[zlib.crc32(name.encode()) % len(options)]
 
 
+def _slot(variant: str) -> int:
+    return _slots.get(variant, zlib.crc32(variant.encode()))
+
+
+def assign_variants(variants: Iterable[str]) -> None:
+    """Give each non-default variant name of a report its own style slot.
+
+    Each name takes the slot its hash prefers, or the next free one, in
+    sorted order: the result depends only on the set of names, so every
+    figure of a report agrees, and no two variants share a dash pattern
+    while there are no more names than patterns.
+    """
+    _slots.clear()
+    taken: set[int] = set()
+    for name in sorted(set(variants)):
+        slot = zlib.crc32(name.encode()) % len(_DASHES)
+        for step in range(len(_DASHES)):
+            if (slot + step) % len(_DASHES) not in taken:
+                slot = (slot + step) % len(_DASHES)
+                break
+        taken.add(slot)
+        _slots[name] = slot
+
+
 def backend_colour(backend: str) -> str:
     """The colour of ``backend`` in every figure."""
     return _BACKEND_COLOURS.get(backend) or str(_pick(backend, _SPARE_COLOURS))
@@ -57,17 +88,17 @@ def backend_colour(backend: str) -> str:
 
 def variant_linestyle(variant: str, default: bool) -> object:
     """The line style of ``variant``: solid for a default variant, else a dash pattern."""
-    return "-" if default else _pick(variant, _DASHES)
+    return "-" if default else _DASHES[_slot(variant) % len(_DASHES)]
 
 
 def variant_marker(variant: str, default: bool) -> str:
     """The marker of ``variant`` (circles for a default variant)."""
-    return "o" if default else str(_pick(variant, _MARKERS[1:]))
+    return "o" if default else _MARKERS[1 + _slot(variant) % (len(_MARKERS) - 1)]
 
 
 def variant_hatch(variant: str, default: bool) -> str:
     """The bar hatch of ``variant``: none for a default variant, else a pattern from its name."""
-    return "" if default else str(_pick(variant, _HATCHES))
+    return "" if default else _HATCHES[_slot(variant) % len(_HATCHES)]
 
 
 def label(backend: str, variant: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reports import compute
-from reports.compute import Analysis, fmt_bytes, fmt_size
+from reports.compute import Analysis, fmt_bytes, fmt_seconds, fmt_size
 from reports.load import Run
 
 
@@ -154,10 +154,54 @@ def machine_table(runs: list[Run]) -> Table:
                  "A @ B in float64.", anchor="machine")
 
 
+def _smallest_call(run: Run, backend: str) -> tuple[str, int, float] | None:
+    """The default variant's time at the smallest size, for the kernel with the
+    smallest sizes: (kernel, size, seconds)."""
+    idx = compute.index(run)
+    best = None
+    for kernel in run.kernels:
+        variant = compute.default_variant(run, kernel, backend)
+        ns = [n for n in compute.sizes(run, kernel) if (kernel, backend, variant, "C", n) in idx]
+        if ns and (best is None or ns[0] < best[1]):
+            best = (kernel, ns[0], idx[(kernel, backend, variant, "C", ns[0])].median)
+    return best
+
+
+def overhead_table(runs: list[Run]) -> Table:
+    """What a call costs before any work, beside the smallest call of each backend."""
+    targets = list(dict.fromkeys(o.target for run in runs for o in run.overheads))
+    rows = []
+    for target in targets:
+        name = "argument checks" if target == "checks" else f"{target}: empty call"
+        row = [name]
+        for run in runs:
+            o = next((o for o in run.overheads if o.target == target), None)
+            if o is None:
+                row.append("not run")
+                continue
+            text = fmt_seconds(o.median)
+            small = _smallest_call(run, target)
+            if small is not None:
+                kernel, n, seconds = small
+                text += (f" of {fmt_seconds(seconds)} for {kernel} at n={fmt_size(n)} "
+                         f"({100 * o.median / seconds:.0f}%)")
+            row.append(text)
+        rows.append(row)
+    return Table(
+        "Call overhead",
+        ["overhead", *_run_cols(runs, ["median time per call"])],
+        rows,
+        note="A call that does no work (bench/bench_overhead.py), beside the backend's "
+             "smallest timed call: the share of a tiny call that is overhead. The argument "
+             "checks run in front of every kernel.",
+        anchor="overhead")
+
+
 def tables(runs: list[Run], results: list[Analysis]) -> list[Table]:
     """Every table of the report, in page order."""
     return [speedup_table(runs, results), crossover_table(runs, results),
-            ceiling_table(runs, results), machine_table(runs), runs_table(runs)]
+            overhead_table(runs), ceiling_table(runs, results), machine_table(runs),
+            runs_table(runs)]
 
 
 def findings(run: Run, res: Analysis) -> list[str]:

@@ -162,7 +162,7 @@ def index_html(runs: list[Run], findings: list[list[str]], tables: list[Table],
                missing: list[list[str]], figures: list[tuple[FigureSpec, list[str]]]) -> str:
     """``index.html``: one page, figures linked relative to it, so it opens from disk."""
     by_anchor = {t.anchor: t for t in tables}
-    after = {"1-headline": ["speedups"], "2-scaling": ["crossovers"],
+    after = {"1-headline": ["speedups"], "2-scaling": ["crossovers", "overhead"],
              "3-throughput": ["ceiling", "machine"]}
     cols = f"grid-template-columns: repeat({len(runs)}, minmax(0, 1fr));"
     body = ["<h1>vecbench: where vectorized and compiled Python wins</h1>",

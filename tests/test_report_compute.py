@@ -129,6 +129,38 @@ def test_missing_lists_absent_backends_and_sizes(tmp_path):
     assert "machine ceilings: not measured" in text
 
 
+def test_split_threads_makes_one_implementation_per_thread_count(tmp_path):
+    run = load_run(write_run(tmp_path / "run.json", synthetic_run(parallel=True)))
+    assert len(compute.series(run, "matmul", "numpy", "blas")) == 10  # 5 sizes x 2 counts
+    split = compute.split_threads(run)
+    one = compute.series(split, "matmul", "numpy", "blas")
+    two = compute.series(split, "matmul", "numpy", "blas (2 threads)")
+    assert [t.threads for t in one] == [1] * 5 and [t.threads for t in two] == [2] * 5
+    assert all(t.default for t in one) and not any(t.default for t in two)
+    # Comparisons keep single-threaded NumPy as the reference; parallel stays as named.
+    assert compute.default_variant(split, "matmul", "numpy") == "blas"
+    assert len(compute.series(split, "magnitude", "numba", "parallel")) == 8
+    rows = {(o.kernel, o.backend, o.variant): o for o in compute.of_ceiling(split)}
+    assert rows[("matmul", "numpy", "blas (2 threads)")].ceiling.threads == 2
+    assert rows[("matmul", "numpy", "blas")].ceiling.threads == 1
+    # Nothing to split: the same run comes back.
+    plain = load_run(write_run(tmp_path / "plain.json", synthetic_run()))
+    assert compute.split_threads(plain) is plain
+
+
+def test_variant_styles_differ_within_a_report():
+    from reports import style
+
+    names = ["column_streaming", "row_streaming", "ikj", "parallel", "unrolled", "in_place",
+             "vector_sin", "blas (2 threads)"]
+    style.assign_variants(names)
+    dashes = [style.variant_linestyle(n, False) for n in names]
+    assert len({str(d) for d in dashes}) == len(names)
+    assert style.variant_linestyle("loop", True) == "-"
+    style.assign_variants(reversed(names))  # the order names come in does not matter
+    assert [style.variant_linestyle(n, False) for n in names] == dashes
+
+
 @pytest.mark.parametrize(("value", "text"), [(57.3, "57"), (3.21, "3.2"), (0.456, "0.46"),
                                              (1234.0, "1,234")])
 def test_fmt_ratio(value, text):

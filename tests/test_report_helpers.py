@@ -77,7 +77,8 @@ def _bench(group: str, name: str, extra: dict, stats: dict) -> dict:
 def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
                   commit: str = "abcdef1234567890", drop_sizes: dict | None = None,
                   ceilings: bool = True, compiles: bool = True, data: bool = True,
-                  measure_field: bool = True, rounds: int = 7, seed: int = 0) -> dict:
+                  measure_field: bool = True, rounds: int = 7, seed: int = 0,
+                  parallel: bool = False, overheads: bool = True) -> dict:
     """A pytest-benchmark document with every kernel of ``KERNELS``.
 
     Parameters
@@ -92,6 +93,11 @@ def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
         Whether per-round times are saved (``--benchmark-save-data``).
     measure_field
         Whether steady benchmarks carry ``extra_info["measure"]`` (older runs do not).
+    parallel
+        Whether numba and cython have a ``parallel`` variant (2 threads) and NumPy's
+        matmul also runs at 2 threads, as the all-cores cases do.
+    overheads
+        Whether the call-overhead benchmarks are present.
     """
     rng = np.random.default_rng(seed)
     drop_sizes = drop_sizes or {}
@@ -100,17 +106,22 @@ def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
         for n in k["sizes"]:
             for layout in k["layouts"]:
                 for backend in backends:
-                    variants = (k["numpy"],) if backend == "numpy" else k["loops"]
+                    variants = [(k["numpy"], 1)] if backend == "numpy" else [
+                        (v, 1) for v in k["loops"]]
+                    if parallel and backend in ("numba", "cython"):
+                        variants.append(("parallel", 2))
+                    if parallel and backend == "numpy" and kernel == "matmul":
+                        variants.append((k["numpy"], 2))
                     if n in drop_sizes.get((kernel, backend), ()):
                         continue
                     if backend == "python" and n > k.get("python_max", math.inf):
                         continue
-                    for vi, variant in enumerate(variants):
+                    for vi, (variant, threads) in enumerate(variants):
                         work = max(k["flops"](n), k["bytes"](n) / 8)
-                        seconds = model_seconds(backend, work, vi, layout)
+                        seconds = model_seconds(backend, work, vi, layout) / threads
                         extra = {"kernel": kernel, "backend": backend, "variant": variant,
-                                 "default_variant": vi == 0, "size": n, "layout": layout,
-                                 "dtype": "float64", "threads": 1,
+                                 "default_variant": variant == variants[0][0], "size": n,
+                                 "layout": layout, "dtype": "float64", "threads": threads,
                                  "bytes": k["bytes"](n), "flops": k["flops"](n)}
                         if measure_field:
                             extra["measure"] = "steady"
@@ -118,7 +129,7 @@ def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
                             extra["input_bytes_per_element"] = 32.0 if backend == "python" else 8.0
                             extra["peak_extra_bytes"] = {"python": 4000 * n, "numpy": 16 * n,
                                                          "numba": 48, "cython": 248}[backend]
-                        name = f"{kernel}-{backend}-{variant}-n{n}-{layout}"
+                        name = f"{kernel}-{backend}-{variant}-n{n}-{layout}-t{threads}"
                         benches.append(_bench(f"{kernel} n={n}", name, extra,
                                               _stats(seconds, rng, rounds, data)))
     if compiles and "numba" in backends:
@@ -138,6 +149,11 @@ def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
                          "value": value, "unit": unit}
                 benches.append(_bench("machine ceilings", f"{name}-{threads}", extra,
                                       _stats(0.01, rng, 3, data)))
+    if overheads:
+        for target in (*backends, "checks"):
+            extra = {"measure": "overhead", "backend": target, "threads": 1}
+            benches.append(_bench("call overhead", f"overhead-{target}", extra,
+                                  _stats(COST.get(target, (2e-7, 0))[0] / 2, rng, rounds, data)))
     return {
         "machine_info": {"node": node, "machine": "x86_64", "cpu": {"brand_raw": "Test CPU",
                                                                      "count": 2},

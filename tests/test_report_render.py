@@ -46,6 +46,16 @@ def test_seven_figures_page_and_summary(full_report):
     assert (out / MARKER).exists()
 
 
+def test_parallel_variants_and_overheads(tmp_path):
+    page = _render(tmp_path, synthetic_run(parallel=True))
+    summary = (page.parent / "summary.md").read_text()
+    assert "| matmul | 64 | numpy/blas (2 threads) |" in summary
+    assert "| matmul | 64 | numba/parallel |" in summary
+    assert re.search(r"\| numba: empty call \| [\d.]+ ns of [\d.]+ ns for magnitude at n=1 "
+                     r"\(\d+%\) \|", summary)
+    assert "| argument checks |" in summary
+
+
 def test_summary_tables_hold_numbers(full_report):
     summary = (full_report.parent / "summary.md").read_text()
     # A speedup with its interval, a crossover, a percent of ceiling.

@@ -66,7 +66,8 @@ FIGURES: tuple[FigureSpec, ...] = (
         "6-memory", "Memory: bytes per element and temporaries", memory,
         "Left: a Python list stores a pointer per element to a separate float object "
         "(about 32 bytes per number); an array stores 8. Right: peak memory allocated "
-        "during one call: NumPy's whole-array temporaries against the loops' scalars.",
+        "during one call: NumPy's whole-array temporaries against the loops' scalars "
+        "(default variants, and hatched any variant that changes it by more than 2x).",
     ),
     FigureSpec(
         "7-heatmap", "At a glance: speedup over Python at every size", heatmap,

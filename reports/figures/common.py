@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from reports import style
-from reports.compute import fmt_bytes, fmt_size
+from reports.compute import fmt_bytes, fmt_seconds, fmt_size
 
 
 def panels(count: int, ncols: int, width: float = 5.4, height: float = 4.0
@@ -102,15 +102,9 @@ def bytes_axis(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_bytes(v)))
 
 
-def seconds_text(s: float) -> str:
-    """A time in the unit that suits it."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
 
 
 def seconds_axis(ax: Axes) -> None:
     """Log y axis of seconds, labelled with units."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: seconds_text(v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_seconds(v)))

@@ -40,7 +40,9 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
     across it waits on cache misses.
     """
     kernels = [k for k in run.kernels if len({t.layout for t in run.steady if t.kernel == k}) > 1]
-    fig, axes = common.panels(max(1, len(kernels)), ncols=1, width=15.0, height=5.0)
+    widest = max((len(compute.implementations(run, k, None)) for k in kernels), default=1)
+    fig, axes = common.panels(max(1, len(kernels)), ncols=1, width=max(15.0, 1.5 * widest),
+                              height=5.0)
     common.title(fig, "Memory layout: C (row-major) against Fortran (column-major) order",
                  run.label)
     if not kernels:
@@ -94,7 +96,10 @@ def jit(run: Run, analysis: compute.Analysis) -> Figure:
     Break-even calls: compile time over the time Numba saves per call
     against NumPy at the reference size; "never" where Numba is not faster.
     """
-    fig, (left, right) = plt.subplots(1, 2, figsize=(16, 6.5))
+    many = len(run.compiles) > 10  # one panel above the other, each as wide as the page
+    fig, (left, right) = plt.subplots(
+        *((2, 1) if many else (1, 2)),
+        figsize=(max(16.0, 0.6 * len(run.compiles) + 2), 12 if many else 6.5))
     common.title(fig, "JIT cost: Numba's compile time and the break-even call count", run.label)
     order = {k: i for i, k in enumerate(run.kernels)}
     rows = sorted(run.compiles, key=lambda c: (
@@ -115,9 +120,10 @@ def jit(run: Run, analysis: compute.Analysis) -> Figure:
         left.errorbar(x, c.seconds, yerr=[[max(c.seconds - c.low, 0.0)],
                                           [max(c.high - c.seconds, 0.0)]],
                       fmt="none", ecolor="black", capsize=3, zorder=3)
-        left.text(x, c.high * 1.03 + 0.005, common.seconds_text(c.seconds), ha="center",
+        left.text(x, c.high * 1.03 + 0.005, compute.fmt_seconds(c.seconds), ha="center",
                   va="bottom", fontsize=9)
-    left.set_xticks(xs, names, fontsize=9, rotation=45 if len(rows) > 6 else 0)
+    left.set_xticks(xs, names, fontsize=9, rotation=45 if len(rows) > 6 else 0, ha="right"
+                    if len(rows) > 6 else "center", rotation_mode="anchor")
     left.set_ylabel("compile time (median; bars: fastest to slowest round)")
     left.set_title("compile time, fresh dispatcher")
     left.grid(axis="x", visible=False)
@@ -138,7 +144,8 @@ def jit(run: Run, analysis: compute.Analysis) -> Figure:
                    and c.break_even_calls > 3 else "#333333")
     right.set_yscale("log")
     right.set_ylim(0.8, never_height * 6)
-    right.set_xticks(xs, names, fontsize=9, rotation=45 if len(rows) > 6 else 0)
+    right.set_xticks(xs, names, fontsize=9, rotation=45 if len(rows) > 6 else 0, ha="right"
+                     if len(rows) > 6 else "center", rotation_mode="anchor")
     right.set_ylabel("calls until numba's compile time is repaid")
     right.set_title("break-even against numpy (never: numba not faster there)")
     right.grid(axis="x", visible=False)
@@ -158,12 +165,30 @@ def _grouped(run: Run, measured: list[Timing], kernels: list[str], backends: lis
                 yield i + (j - (len(backends) - 1) / 2) * width, t
 
 
+def _memory_bars(run: Run, measured: list[Timing], kernel: str, backends: list[str]
+                 ) -> list[Timing]:
+    """Each backend's default variant, then any of its variants whose peak differs
+    from the default's by more than a factor 2 (an in-place form, say)."""
+    out = []
+    for backend in backends:
+        mine = [t for t in measured if t.kernel == kernel and t.backend == backend]
+        default = next((t for t in mine if t.default), None)
+        if default is None:
+            continue
+        out.append(default)
+        base = max(float(default.peak_extra_bytes or 0), 1.0)
+        out += [t for t in mine if not t.default
+                and not 0.5 <= max(float(t.peak_extra_bytes or 0), 1.0) / base <= 2.0]
+    return out
+
+
 def memory(run: Run, analysis: compute.Analysis) -> Figure:
     """Figure 6: bytes per element of the inputs, and peak temporaries per call.
 
     Left: what one number costs in a Python list (a pointer and a float
     object) against a float64 array.  Right: memory allocated during one call
-    above what was allocated before it (result and temporaries), log scale.
+    above what was allocated before it (result and temporaries), log scale:
+    default variants, and the variants that change it by more than 2x (hatched).
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(16, 6.5))
     common.title(fig, "Memory: bytes per element and peak temporaries per call", run.label)
@@ -188,18 +213,29 @@ def memory(run: Run, analysis: compute.Analysis) -> Figure:
     left.set_ylim(0, max(t.bytes_per_element for t in measured) * 1.15)
     left.grid(axis="x", visible=False)
 
-    for x, t in _grouped(run, measured, kernels, backends, width):
-        value = max(float(t.peak_extra_bytes or 0), 1.0)
-        right.bar(x, value, width=width * 0.95, color=style.backend_colour(t.backend), zorder=2)
-        right.text(x, value * 1.15, compute.fmt_bytes(value), ha="center", va="bottom",
-                   fontsize=9, rotation=90)
+    bars = {k: _memory_bars(run, measured, k, backends) for k in kernels}
+    width = 0.85 / max(len(b) for b in bars.values())
+    handles = {b: Patch(color=style.backend_colour(b), label=b) for b in backends}
+    for i, kernel in enumerate(kernels):
+        for j, t in enumerate(bars[kernel]):
+            x = i + (j - (len(bars[kernel]) - 1) / 2) * width
+            value = max(float(t.peak_extra_bytes or 0), 1.0)
+            right.bar(x, value, width=width * 0.95, color=style.backend_colour(t.backend),
+                      hatch=style.variant_hatch(t.variant, t.default), edgecolor="white",
+                      zorder=2)
+            right.text(x, value * 1.15, compute.fmt_bytes(value), ha="center", va="bottom",
+                       fontsize=9, rotation=90)
+            if not t.default:
+                handles.setdefault(t.variant, Patch(facecolor="#999999", edgecolor="white",
+                                                    hatch=style.variant_hatch(t.variant, False),
+                                                    label=t.variant))
     right.set_yscale("log")
     top = max(max(float(t.peak_extra_bytes or 1), 1.0) for t in measured)
     right.set_ylim(0.8, top * 300)
     right.set_xticks(range(len(kernels)), [k for k in kernels], fontsize=10)
     right.set_ylabel("peak bytes allocated during one call")
-    right.set_title("peak temporaries, result included (default variants)")
+    right.set_title("peak temporaries, result included")
     right.grid(axis="x", visible=False)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    common.bottom_legend(fig, common.backend_handles(backends), ncol=len(backends), y=0.05)
+    common.bottom_legend(fig, list(handles.values()), ncol=len(handles), y=0.05)
     return fig

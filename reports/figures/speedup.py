@@ -24,7 +24,9 @@ def headline(run: Run, analysis: compute.Analysis) -> Figure:
     at the largest size it ran at, and the group says so.
     """
     rows = [s for s in analysis.speedups if s.vs_python is not None]
-    fig, ax = plt.subplots(figsize=(16, 7.5))
+    groups_n = len({s.kernel for s in rows})
+    crowded = len(rows) > 30  # labels turned upright so they do not overlap
+    fig, ax = plt.subplots(figsize=(max(16.0, 0.36 * len(rows) + 0.5 * groups_n + 2), 7.5))
     common.title(fig, "Speedup over pure Python at the seed's sizes", run.label)
     if not rows:
         common.no_data(ax, "no implementation ran at a size python also ran at")
@@ -45,7 +47,8 @@ def headline(run: Run, analysis: compute.Analysis) -> Figure:
                                             [max(est.high - est.value, 0.0)]],
                         fmt="none", ecolor="black", elinewidth=1.2, capsize=3, zorder=3)
             ax.text(x, est.high * 1.12, f"{compute.fmt_ratio(est.value)}x", ha="center",
-                    va="bottom", fontsize=11, fontweight="bold")
+                    va="bottom", fontsize=10 if crowded else 11, fontweight="bold",
+                    rotation=90 if crowded else 0)
             ticks.append(x)
             tick_names.append(s.variant)
             x += 1
@@ -62,7 +65,7 @@ def headline(run: Run, analysis: compute.Analysis) -> Figure:
     ax.annotate("python", (1.0, 1.0), xycoords=("axes fraction", "data"), xytext=(4, 0),
                 textcoords="offset points", va="center", fontsize=11,
                 color=style.backend_colour("python"))
-    ax.set_ylim(min(0.5, bottom / 2), top * 4)
+    ax.set_ylim(min(0.5, bottom / 2), top * (12 if crowded else 4))
     ax.set_xlim(-0.7, x - 0.5)
     ax.set_xticks(ticks, tick_names, rotation=90, fontsize=10)
     fig.canvas.draw()  # lay out the tick labels, to put the kernel names under them
@@ -90,7 +93,8 @@ def heatmap(run: Run, analysis: compute.Analysis) -> Figure:
     """
     idx = compute.index(run)
     kernels = run.kernels
-    fig, axes = common.panels(len(kernels), ncols=2, width=8.0, height=3.6)
+    tallest = max((len(compute.implementations(run, k)) for k in kernels), default=4)
+    fig, axes = common.panels(len(kernels), ncols=2, width=8.0, height=1.2 + 0.42 * tallest)
     common.title(fig, "At a glance: speedup over pure Python (C order)", run.label)
     grids = []
     for kernel in kernels:
