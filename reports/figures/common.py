@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
 from reports import style
 from reports.compute import fmt_bytes, fmt_seconds, fmt_size
@@ -70,7 +70,7 @@ def variant_legend(ax: Axes, impls: list[tuple[str, str, bool]]) -> None:
     handles = [Line2D([], [], color="#444444", linestyle=style.variant_linestyle(v, d),
                       marker=style.variant_marker(v, d), label=v) for v, d in variants]
     ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=True, framealpha=0.85,
-              handlelength=3)
+              handlelength=4.5)
 
 
 def bottom_legend(fig: Figure, handles: list, ncol: int = 6, y: float = 0.0) -> None:
@@ -85,9 +85,12 @@ def title(fig: Figure, text: str, run_label: str) -> None:
     fig.suptitle(f"{text}\n{run_label}", fontsize=15, fontweight="bold")
 
 
-def size_axis(ax: Axes) -> None:
-    """Log x axis of sizes, labelled 1, 1k, 1M."""
+def size_axis(ax: Axes, sizes: list[int]) -> None:
+    """Log x axis of sizes, labelled 1, 1k, 1M; at the sizes themselves when they are few."""
     ax.set_xscale("log")
+    if 0 < len(sizes) <= 12:
+        ax.xaxis.set_major_locator(FixedLocator(sizes))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_size(v) if v >= 1 else f"{v:g}"))
 
 

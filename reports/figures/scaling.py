@@ -58,7 +58,7 @@ def scaling(run: Run, analysis: compute.Analysis) -> Figure:
                 ax.axvline(cr.size, color=colour, linestyle=":", linewidth=1.0, alpha=0.7,
                            zorder=1)
         ax.set_title(kernel)
-        common.size_axis(ax)
+        common.size_axis(ax, compute.sizes(run, kernel))
         common.seconds_axis(ax)
         ax.set_xlabel("size n")
         ax.set_ylabel("time per call")
