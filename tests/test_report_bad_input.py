@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,17 @@ def test_command_line_exit_status_and_message(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"reports: error: {path}: empty file, not a pytest-benchmark run"
     assert not (tmp_path / "out").exists()
+
+
+def test_newest_run_and_no_run(tmp_path):
+    from reports.load import ReportError, newest_run
+
+    with pytest.raises(ReportError, match="no saved run here; run `make bench` first"):
+        newest_run(tmp_path)
+    machine = tmp_path / "Linux-CPython-3.11-64bit"
+    machine.mkdir()
+    old = write_run(machine / "0001_a.json", {"benchmarks": []})
+    new = write_run(machine / "0002_b.json", {"benchmarks": []})
+    os.utime(old, (2_000_000_000, 2_000_000_000))  # written last, though numbered first
+    os.utime(new, (1_000_000_000, 1_000_000_000))
+    assert newest_run(tmp_path) == old
