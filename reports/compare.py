@@ -2,9 +2,14 @@
 
 For every steady-state benchmark present on both sides: the ratio NEW/BASE
 of the times, a 95% interval and a test of significance.  A benchmark is a
-regression only when the change is both significant (p below ``alpha``) and
-beyond the threshold (ratio above ``1 + threshold``; 10% by default, settable
-per kernel).  A slowdown that was decided on is accepted through an entry in
+regression only when the change is both significant and beyond the threshold
+(ratio above ``1 + threshold``; 10% by default, settable per kernel).
+Significance is decided over all benchmarks together, with the
+Benjamini-Hochberg procedure at false discovery rate ``alpha``: with a few
+hundred benchmarks, a per-benchmark ``p < alpha`` would let chance flag one
+of them in most runs of unchanged code (it did, in the A/A runs that set
+this method), while a change that slows a kernel shows at many sizes at once
+and keeps its power.  A slowdown that was decided on is accepted through an entry in
 ``pyproject.toml`` naming the benchmark, the ratio allowed and the reason; the
 statistics themselves are never loosened.
 
@@ -27,7 +32,7 @@ Settings (``pyproject.toml``)::
 
     [tool.vecbench.compare]
     threshold = 0.10          # default for every kernel
-    alpha = 0.01              # significance level
+    alpha = 0.01              # false discovery rate (Benjamini-Hochberg)
     [tool.vecbench.compare.thresholds]
     matmul = 0.15             # per kernel
     [[tool.vecbench.compare.accepted]]
@@ -184,15 +189,34 @@ class Row:
     low: float | None = None
     high: float | None = None
     p: float | None = None
+    q: float | None = None  # Benjamini-Hochberg adjusted p-value
     note: str = ""
 
 
-def _verdict(ratio: float, p: float, threshold: float, alpha: float) -> str:
-    if p < alpha and ratio > 1 + threshold:
+def _verdict(ratio: float, significant: bool, threshold: float) -> str:
+    if significant and ratio > 1 + threshold:
         return "worse"
-    if p < alpha and ratio < 1 / (1 + threshold):
+    if significant and ratio < 1 / (1 + threshold):
         return "better"
     return "unchanged"
+
+
+def bh_adjust(p: Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values) of ``p``.
+
+    ``q[i] <= alpha`` exactly for the tests the procedure rejects at false
+    discovery rate ``alpha``.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q_sorted = np.minimum.accumulate(scaled[::-1])[::-1]
+    q = np.empty(m)
+    q[order] = np.minimum(q_sorted, 1.0)
+    return q
 
 
 def by_rounds(base: np.ndarray, new: np.ndarray, seed: int = 0
@@ -236,7 +260,8 @@ def _median_of(runs: list[np.ndarray]) -> float:
 
 def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
     """A row per benchmark on either side, regressions first, worst ratio first."""
-    rows = []
+    rows: list[Row] = []
+    tested = []
     for key in sorted(set(base) | set(new)):
         kernel = key[0]
         if key not in new:
@@ -251,16 +276,20 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
             ratio, low, high, p = by_runs([np.median(r) for r in a], [np.median(r) for r in b])
         else:
             ratio, low, high, p = by_rounds(np.concatenate(a), np.concatenate(b))
-        verdict = _verdict(ratio, p, settings.threshold_for(kernel), settings.alpha)
+        tested.append(Row(name, kernel, "unchanged", _median_of(a), _median_of(b),
+                          ratio, low, high, p))
+    qs = bh_adjust([r.p for r in tested])
+    for r, q in zip(tested, qs, strict=True):
+        verdict = _verdict(r.ratio, q <= settings.alpha, settings.threshold_for(r.kernel))
         note = ""
-        if verdict == "worse" and name in settings.accepted:
-            allowed, reason = settings.accepted[name]
-            if ratio <= allowed:
+        if verdict == "worse" and r.benchmark in settings.accepted:
+            allowed, reason = settings.accepted[r.benchmark]
+            if r.ratio <= allowed:
                 verdict, note = "accepted", f"accepted up to {allowed:g}x: {reason}"
             else:
                 note = f"beyond the accepted {allowed:g}x"
-        rows.append(Row(name, kernel, verdict, _median_of(a), _median_of(b),
-                        ratio, low, high, p, note))
+        rows.append(Row(r.benchmark, r.kernel, verdict, r.base, r.new, r.ratio, r.low, r.high,
+                        r.p, float(q), note))
     order = {"worse": 0, "accepted": 1, "better": 2, "missing": 3, "new": 4, "unchanged": 5}
     rows.sort(key=lambda r: (order[r.verdict], -(r.ratio or 0.0), r.benchmark))
     return rows
@@ -281,15 +310,16 @@ def _time(seconds: float | None) -> str:
 def markdown(rows: list[Row], settings: Settings, method: str = "runs") -> str:
     """The table and the one-line verdict."""
     lines = [
-        "| benchmark | base | new | new/base [95% CI] | p (U test) | verdict |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| benchmark | base | new | new/base [95% CI] | p | q (BH) | verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         ratio = "" if r.ratio is None else f"{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]"
         p = "" if r.p is None else f"{r.p:.2g}"
+        q = "" if r.q is None else f"{r.q:.2g}"
         verdict = r.verdict + (f" ({r.note})" if r.note else "")
         lines.append(f"| {r.benchmark} | {_time(r.base)} | {_time(r.new)} | {ratio} | {p} "
-                     f"| {verdict} |")
+                     f"| {q} | {verdict} |")
     lines += ["", verdict_line(rows, settings, method)]
     return "\n".join(lines)
 
@@ -299,7 +329,8 @@ def verdict_line(rows: list[Row], settings: Settings, method: str = "runs") -> s
               for v in ("worse", "accepted", "better", "unchanged", "new", "missing")}
     compared = counts["worse"] + counts["accepted"] + counts["better"] + counts["unchanged"]
     tail = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    rule = (f"significant at p < {settings.alpha:g} and beyond +{settings.threshold:.0%}"
+    rule = (f"significant at FDR {settings.alpha:g} (Benjamini-Hochberg over {compared}) "
+            f"and beyond +{settings.threshold:.0%}"
             + (" (per-kernel thresholds apply)" if settings.thresholds else ""))
     if method == "rounds":
         rule += "; one run a side: rounds only, between-run variation unseen"
