@@ -16,7 +16,8 @@ def _profile(config: pytest.Config):
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     profile = _profile(metafunc.config)
-    timing = {"max_time": profile.max_time, "min_rounds": profile.min_rounds}
+    timing = {"max_time": profile.max_time, "min_time": profile.min_time,
+              "min_rounds": profile.min_rounds}
     # Parametrized with strings, so saved runs hold readable, stable params.
     if "case_id" in metafunc.fixturenames:
         metafunc.parametrize("case_id", [

@@ -46,6 +46,7 @@ class Profile:
     sum_sizes: tuple[int, ...]
     matmul_sizes: tuple[int, ...]
     max_time: float  # pytest-benchmark: seconds of rounds per benchmark
+    min_time: float  # pytest-benchmark: a round repeats the call until it lasts this long
     min_rounds: int
     call_budget: float  # a single call estimated above this is skipped
     jit_rounds: int
@@ -74,6 +75,10 @@ PROFILES: dict[str, Profile] = {
         sum_sizes=geometric_sizes(4, 2048, per_octave=1),
         matmul_sizes=(4, 8, 16, 32, 64, 128, 256, 512, SEED_MATMUL, 2048),
         max_time=0.1,
+        # Rounds of at least 0.2 ms: a tiny call is timed over many iterations
+        # (less timer noise), and a saved run holds at most ~500 rounds per
+        # benchmark instead of tens of thousands (file size, load time).
+        min_time=2e-4,
         min_rounds=5,
         call_budget=5.0,
         jit_rounds=3,
@@ -85,6 +90,7 @@ PROFILES: dict[str, Profile] = {
         sum_sizes=(16, 128, 1024),
         matmul_sizes=(16, 64, 256),
         max_time=0.03,
+        min_time=1e-4,
         min_rounds=5,
         call_budget=0.25,
         jit_rounds=1,
