@@ -53,7 +53,7 @@ import numpy as np
 from scipy import stats
 
 from reports.compute import bootstrap_medians
-from reports.load import ReportError, Timing, load_run
+from reports.load import ReportError, Run, Timing, load_run
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -144,8 +144,9 @@ def resolve(spec: str, storage: str | Path = ".benchmarks") -> list[Path]:
 
 
 def benchmark_id(t: Timing) -> str:
-    """The benchmark's id as the suites name it (``kernel-backend-variant-nSIZE-LAYOUT``)."""
-    return f"{t.kernel}-{t.backend}-{t.variant}-n{t.size}-{t.layout}"
+    """The benchmark's id as the suites name it (``kernel-backend-variant-nSIZE-LAYOUT[-tN]``)."""
+    suffix = f"-t{t.threads}" if t.threads > 1 else ""
+    return f"{t.kernel}-{t.backend}-{t.variant}-n{t.size}-{t.layout}{suffix}"
 
 
 Side = dict[Key, tuple[str, list[np.ndarray]]]
@@ -162,14 +163,26 @@ def runs_of(paths: Sequence[Path]) -> Side:
     """
     side: Side = {}
     for path in paths:
-        run = load_run(path)
-        for t in run.steady:
-            if not t.data:
-                raise ReportError(
-                    f"{path}: {benchmark_id(t)} was saved without its rounds "
-                    "(run with --benchmark-save-data)")
-            key = (t.kernel, t.backend, t.variant, t.size, t.layout, t.threads)
-            side.setdefault(key, (benchmark_id(t), []))[1].append(t.samples())
+        side_of(load_run(path), side)
+    return side
+
+
+def side_of(run: Run, side: Side | None = None) -> Side:
+    """Add the steady-state benchmarks of an already loaded run to ``side``.
+
+    Raises
+    ------
+    ReportError
+        When a benchmark was saved without its rounds.
+    """
+    side = {} if side is None else side
+    for t in run.steady:
+        if not t.data:
+            raise ReportError(
+                f"{run.path}: {benchmark_id(t)} was saved without its rounds "
+                "(run with --benchmark-save-data)")
+        key = (t.kernel, t.backend, t.variant, t.size, t.layout, t.threads)
+        side.setdefault(key, (benchmark_id(t), []))[1].append(t.samples())
     return side
 
 
