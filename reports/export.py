@@ -31,8 +31,7 @@ def entries(run: Run) -> list[dict[str, Any]]:
     return out
 
 
-def write(run: Run, folder: Path) -> Path:
-    """Write :func:`entries` of ``run`` to ``folder/benchmark-action.json``."""
-    path = folder / FILE_NAME
+def write(run: Run, path: Path) -> Path:
+    """Write :func:`entries` of ``run`` to ``path`` (github-action-benchmark's input)."""
     path.write_text(json.dumps(entries(run), indent=1) + "\n")
     return path

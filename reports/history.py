@@ -22,7 +22,7 @@ from reports.load import ReportError, Run, load_run
 #: Sizes in every profile (the seed's experiments and the memory sizes).
 REFERENCE_SIZES = {"magnitude": 1_000_000, "sum_of_squares": 1_000_000,
                    "sum_sq_sin": 1_000_000, "row_sums": 1024, "col_sums": 1024, "matmul": 256}
-MAX_RUNS = 12
+MAX_RUNS = 8
 
 
 @dataclass
@@ -35,18 +35,19 @@ class History:
     flagged: set[tuple[str, str, str, int]]  # benchmark id, and the index of the later run
 
 
-def collect(storage: Path, max_runs: int = MAX_RUNS) -> History:
-    """Load the newest ``max_runs`` saved runs under ``storage`` and compare neighbours.
+def collect(storage: Path, loaded: list[Run] = (), max_runs: int = MAX_RUNS) -> History:
+    """The newest ``max_runs`` saved runs in ``storage``, neighbours compared.
 
+    Runs already ``loaded`` (the ones being reported) are not read again.
     Unreadable files are listed in ``skipped`` (one line each), not fatal:
     history is a view over whatever has been saved.
     """
-    found = sorted(storage.glob("**/*.json"), key=lambda p: (p.stat().st_mtime, p.name))
-    runs, paths, skipped = [], [], []
+    found = sorted(storage.glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    known = {run.path.resolve(): run for run in loaded}
+    runs, skipped = [], []
     for path in found[-max_runs:]:
         try:
-            runs.append(load_run(path))
-            paths.append(path)
+            runs.append(known.get(path.resolve()) or load_run(path))
         except ReportError as exc:
             skipped.append(str(exc))
     return compare_neighbours(runs, skipped)
@@ -76,40 +77,48 @@ def compare_neighbours(runs: list[Run], skipped: list[str] | None = None) -> His
 
 
 def _series(history: History, kernel: str, size: int
-            ) -> dict[tuple[str, str, int], list[tuple[int, float]]]:
-    out: dict[tuple[str, str, int], list[tuple[int, float]]] = {}
+            ) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """Per backend, its default variant's time at ``size`` (C order, one thread) by run."""
+    out: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for i, run in enumerate(history.runs):
         for t in run.steady:
-            if t.kernel == kernel and t.size == size and t.layout == "C":
-                out.setdefault((t.backend, t.variant, t.threads), []).append((i, t.median))
+            if (t.kernel == kernel and t.size == size and t.layout == "C" and t.default
+                    and t.threads == 1):
+                out.setdefault((t.backend, t.variant), []).append((i, t.median))
     return out
 
 
-def plot(history: History, kernel: str) -> plt.Figure | None:
-    """Time per call at the kernel's reference size across runs; flagged steps circled."""
-    size = REFERENCE_SIZES.get(kernel)
-    series = _series(history, kernel, size) if size else {}
-    if not series:
+def plot(history: History) -> plt.Figure | None:
+    """One panel per kernel: each backend's time at the kernel's reference size
+    across the saved runs, the steps the gate would flag circled in red."""
+    kernels = [k for k in REFERENCE_SIZES if _series(history, k, REFERENCE_SIZES[k])]
+    if not kernels:
         return None
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    for (backend, variant, threads), points in sorted(series.items(),
-                                                      key=lambda kv: style.label(*kv[0][:2])):
-        xs, ys = zip(*points, strict=True)
-        name = f"{backend}/{variant}" + (f" x{threads} threads" if threads > 1 else "")
-        ax.plot(xs, ys, color=style.backend_colour(backend),
-                linestyle=style.variant_linestyle(variant, False), marker="o", ms=3,
-                label=name)
-        suffix = f"-t{threads}" if threads > 1 else ""
-        bench_id = f"{kernel}-{backend}-{variant}-n{size}-C{suffix}"
-        for x, y in points:
-            if (bench_id, "", "", x) in history.flagged:
-                ax.plot([x], [y], marker="o", ms=12, mfc="none", mec="red", mew=2)
-    ax.set_yscale("log")
-    ax.set_ylabel("median time per call (s)")
-    labels = [f"{r.commit}\n{r.date[:16]}" for r in history.runs]
-    ax.set_xticks(np.arange(len(labels)), labels, fontsize=7, rotation=45, ha="right")
-    ax.set_title(f"{kernel}, n={size}: time across saved runs "
-                 "(red circle: a step the gate would flag)")
-    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(True, which="both", alpha=0.3)
+    cols = 2
+    rows = (len(kernels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 3.6 * rows), squeeze=False)
+    labels = [f"{r.commit}\n{r.date[:10]}" for r in history.runs]
+    for ax, kernel in zip(axes.flat, kernels, strict=False):
+        size = REFERENCE_SIZES[kernel]
+        for (backend, variant), points in sorted(_series(history, kernel, size).items(),
+                                                 key=lambda kv: style.label(*kv[0])):
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, color=style.backend_colour(backend), marker="o", ms=4,
+                    label=style.label(backend, variant))
+            bench_id = f"{kernel}-{backend}-{variant}-n{size}-C"
+            for x, y in points:
+                if (bench_id, "", "", x) in history.flagged:
+                    ax.plot([x], [y], marker="o", ms=13, mfc="none", mec="red", mew=2)
+        ax.set_yscale("log")
+        ax.set_title(f"{kernel}, n={size:,}", fontsize=10)
+        ax.set_ylabel("seconds per call")
+        ax.set_xticks(np.arange(len(labels)), labels, fontsize=7)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[len(kernels):]:
+        ax.set_visible(False)
+    fig.suptitle("Time across saved runs (commit, date), default variant of each backend; "
+                 "red circle: a step the gate would flag", fontsize=11)
+    fig.tight_layout()
     return fig

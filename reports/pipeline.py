@@ -7,7 +7,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from reports import style, tables, write
+from reports import export, history, style, tables, write
 from reports.compute import Analysis, analyse, split_threads
 from reports.figures import FIGURES, FigureSpec
 from reports.load import Run, label_runs, load_run
@@ -49,7 +49,24 @@ def plot(runs: list[Run], results: list[Analysis], folder: Path
                 plt.close(fig)
             names.append(name)
         saved.append((spec, names))
+    past = history.collect(runs[0].path.parent, loaded=runs)
+    fig = history.plot(past)
+    if fig is not None:
+        try:
+            fig.savefig(folder / f"{HISTORY.stem}.png", bbox_inches="tight")
+        finally:
+            plt.close(fig)
+        saved.append((HISTORY, [f"{HISTORY.stem}.png"]))
     return saved
+
+
+#: Not one per run: the runs saved beside the (first) reported run, over time.
+HISTORY = FigureSpec(
+    "8-history", "History: each backend's time across saved runs", lambda run, res: None,
+    "The default variant of each backend at a fixed size per kernel, in every run saved "
+    "beside this one (newest eight), by commit. A red circle marks a step the regression "
+    "gate's comparison would flag; these are single runs, compared by their rounds, so a "
+    "circle says where to look, and `make ci-bench` (interleaved runs) is the gate.")
 
 
 def write_pages(runs: list[Run], results: list[Analysis],
@@ -92,4 +109,7 @@ def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT) -> Path:
     with write.atomic_dir(out) as folder:
         figures = plot(runs, results, folder)
         write_pages(runs, results, figures, folder)
+        for i, run in enumerate(runs, 1):
+            name = export.FILE_NAME if len(runs) == 1 else f"run{i}-{export.FILE_NAME}"
+            export.write(run, folder / name)
     return out / "index.html"
