@@ -32,7 +32,8 @@ class History:
     runs: list[Run]
     paths: list[Path]
     skipped: list[str]
-    flagged: set[tuple[str, str, str, int]]  # benchmark id, and the index of the later run
+    sizes: dict[str, int]  # the size drawn per kernel
+    flagged: set[tuple[str, int]]  # benchmark id, and the index of the later run
 
 
 def collect(storage: Path, loaded: list[Run] = (), max_runs: int = MAX_RUNS) -> History:
@@ -53,10 +54,28 @@ def collect(storage: Path, loaded: list[Run] = (), max_runs: int = MAX_RUNS) -> 
     return compare_neighbours(runs, skipped)
 
 
+def reference_sizes(runs: list[Run]) -> dict[str, int]:
+    """Per kernel, the size to follow: the seed's size when every run has it, else the
+    largest size every run has (else the largest any run has)."""
+    out = {}
+    kernels = dict.fromkeys(t.kernel for run in runs for t in run.steady)
+    for kernel in kernels:
+        per_run = [{t.size for t in run.steady if t.kernel == kernel and t.layout == "C"}
+                   for run in runs]
+        per_run = [s for s in per_run if s]
+        common = set.intersection(*per_run) if per_run else set()
+        if REFERENCE_SIZES.get(kernel) in common:
+            out[kernel] = REFERENCE_SIZES[kernel]
+        elif common or per_run:
+            out[kernel] = max(common or set.union(*per_run))
+    return out
+
+
 def compare_neighbours(runs: list[Run], skipped: list[str] | None = None) -> History:
     """The gate's comparison between each run and the one before it."""
     paths = [run.path for run in runs]
-    flagged: set[tuple[str, str, str, int]] = set()
+    sizes = reference_sizes(runs)
+    flagged: set[tuple[str, int]] = set()
     settings = compare.Settings()
     sides = []
     for run in runs:
@@ -66,14 +85,14 @@ def compare_neighbours(runs: list[Run], skipped: list[str] | None = None) -> His
             sides.append(None)  # saved without rounds: no test possible
             continue
         # Only the reference sizes are drawn, so only they are tested.
-        sides.append({k: v for k, v in side.items() if REFERENCE_SIZES.get(k[0]) == k[3]})
+        sides.append({k: v for k, v in side.items() if sizes.get(k[0]) == k[3]})
     for i in range(1, len(paths)):
         if sides[i - 1] is None or sides[i] is None:
             continue
         for row in compare.compare(sides[i - 1], sides[i], settings):
             if row.verdict == "worse":
-                flagged.add((row.benchmark, "", "", i))
-    return History(runs, paths, skipped or [], flagged)
+                flagged.add((row.benchmark, i))
+    return History(runs, paths, skipped or [], sizes, flagged)
 
 
 def _series(history: History, kernel: str, size: int
@@ -91,7 +110,7 @@ def _series(history: History, kernel: str, size: int
 def plot(history: History) -> plt.Figure | None:
     """One panel per kernel: each backend's time at the kernel's reference size
     across the saved runs, the steps the gate would flag circled in red."""
-    kernels = [k for k in REFERENCE_SIZES if _series(history, k, REFERENCE_SIZES[k])]
+    kernels = [k for k, n in history.sizes.items() if _series(history, k, n)]
     if not kernels:
         return None
     cols = 2
@@ -99,7 +118,7 @@ def plot(history: History) -> plt.Figure | None:
     fig, axes = plt.subplots(rows, cols, figsize=(13, 3.6 * rows), squeeze=False)
     labels = [f"{r.commit}\n{r.date[:10]}" for r in history.runs]
     for ax, kernel in zip(axes.flat, kernels, strict=False):
-        size = REFERENCE_SIZES[kernel]
+        size = history.sizes[kernel]
         for (backend, variant), points in sorted(_series(history, kernel, size).items(),
                                                  key=lambda kv: style.label(*kv[0])):
             xs, ys = zip(*points, strict=True)
@@ -107,7 +126,7 @@ def plot(history: History) -> plt.Figure | None:
                     label=style.label(backend, variant))
             bench_id = f"{kernel}-{backend}-{variant}-n{size}-C"
             for x, y in points:
-                if (bench_id, "", "", x) in history.flagged:
+                if (bench_id, x) in history.flagged:
                     ax.plot([x], [y], marker="o", ms=13, mfc="none", mec="red", mew=2)
         ax.set_yscale("log")
         ax.set_title(f"{kernel}, n={size:,}", fontsize=10)
