@@ -1,6 +1,6 @@
 """Numba: the loops of the python backend, compiled by ``@njit``.
 
-Options are named here and nowhere else.  Every variant is strict IEEE
+Options are named in ``numba_options`` and nowhere else.  Every variant is strict IEEE
 (``fastmath=False``: the compiler neither reassociates sums nor contracts
 into FMA), the same policy the Cython extension is compiled with.  Where a
 variant sums in another order, the order is written in the source:
@@ -24,19 +24,12 @@ import math
 import numba
 import numpy as np
 
+from kernels.backends import numba_vecmath
+from kernels.backends.numba_matmul import matmul_blocked
+from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS
+
 INPUTS = "arrays"
 
-#: Options of every single-threaded, strict-IEEE kernel.
-JIT_OPTIONS = {
-    "nogil": True,
-    "cache": False,  # a cache would hide the compile cost the benchmarks measure
-    "fastmath": False,
-    "error_model": "numpy",  # no Python-style ZeroDivisionError checks in loops
-    "boundscheck": False,
-}
-
-#: The parallel variants: the same, plus threads over ``prange`` loops.
-PARALLEL_OPTIONS = {**JIT_OPTIONS, "parallel": True}
 #: Elements per chunk of a parallel reduction (128 KiB of float64).
 CHUNK = 16384
 #: Rows (or columns) per block of a parallel 2-D reduction.
@@ -163,11 +156,6 @@ def matmul_ikj(A, B):
                 C[i, j] += a * B[p, j]
     return C
 
-
-# The vector_sin variant lives in its own module (it needs an intrinsic); it
-# is imported here, after jit is defined, because it reuses JIT_OPTIONS.
-from kernels.backends import numba_vecmath  # noqa: E402
-from kernels.backends.numba_matmul import matmul_blocked  # noqa: E402
 
 
 # --------------------------------------------------------------------------

@@ -53,9 +53,7 @@ between the rows of Bp and Cb (two heap arrays it cannot prove distinct) and
 the negative-index fix-ups of the 24 loads of A, about 250 instructions per
 tile against about 60 in gcc's code, where Cb is a stack array.
 
-This module imports JIT_OPTIONS from numba_jit, which imports this module to
-register the variant: import it through ``kernels`` or numba_jit first (as
-numba_vecmath).
+Its options start from ``numba_options.JIT_OPTIONS``, like every numba module.
 """
 
 from __future__ import annotations
@@ -63,7 +61,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kernels.backends.numba_jit import JIT_OPTIONS
+from kernels.backends.numba_options import JIT_OPTIONS
 
 #: Options of the blocked kernel: the strict-IEEE options of every numba kernel
 #: (fastmath=False: no reassociation, no FMA contraction), unchanged.

@@ -24,7 +24,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from kernels.backends.numba_jit import JIT_OPTIONS
+from kernels.backends.numba_options import JIT_OPTIONS
 
 BLOCK = 512  # terms per block, as in the Cython module
 
