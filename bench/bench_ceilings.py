@@ -1,6 +1,6 @@
 """Machine ceilings: what this machine can do at best, saved with every run.
 
-Four probes, in the group "machine ceilings", each recording
+Seven probes, in the group "machine ceilings", each recording
 ``extra_info = {measure: "ceiling", ceiling, threads, value, unit}``:
 
 - memory read bandwidth (GB/s), one thread and all cores: a compiled sum over
@@ -10,7 +10,13 @@ Four probes, in the group "machine ceilings", each recording
   latency of one chain of additions.  The all-cores form is the same loop as
   a ``prange`` reduction over Numba's threads;
 - BLAS dgemm (GFLOP/s), ``A @ B`` in float64 at n=2048, with the BLAS pool
-  at one thread and at every core.
+  at one thread and at every core;
+- stream add bandwidth (GB/s), one thread and all cores: ``out = x + y`` over
+  arrays far larger than the last-level cache, counting 24 bytes an element,
+  the traffic of ``magnitude`` (two streams read, one written);
+- sin throughput (Gelem/s), one thread: a sum of ``sin(x)`` alone with the
+  fastest sin the build has (libmvec's SIMD sin, kernels/backends/*vecmath*),
+  the faster of the numba and cython forms: ``sum_sq_sin``'s ceiling.
 
 The value is the best round: a ceiling is what the machine reaches, not what
 it reaches on average.  The suites limit every thread pool to one thread per
@@ -32,7 +38,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from bench.machine import cpu_caches
 
 GROUP = "machine ceilings"
-PROBES = ("read_bandwidth-1", "read_bandwidth-all", "matmul_gflops-1", "matmul_gflops-all")
+PROBES = ("read_bandwidth-1", "read_bandwidth-all", "matmul_gflops-1", "matmul_gflops-all",
+          "stream_add_bandwidth-1", "stream_add_bandwidth-all", "sin_throughput-1")
+SIN_N = 2**20
 MATMUL_N = 2048
 _MIN_READ_BYTES = 256 * 2**20  # at least 256 MiB ...
 _L3_MULTIPLE = 8  # ... and eight times the largest cache
@@ -58,6 +66,32 @@ def read_all_cores(a):
     return s
 
 
+@numba.njit(nogil=True, cache=False)
+def add_one_thread(x, y, out):
+    """out = x + y on one thread: two streams read, one written."""
+    for i in range(x.size):
+        out[i] = x[i] + y[i]
+
+
+@numba.njit(parallel=True, nogil=True, cache=False)
+def add_all_cores(x, y, out):
+    """out = x + y split among Numba's threads."""
+    for i in numba.prange(x.size):
+        out[i] = x[i] + y[i]
+
+
+def _sin_loops() -> dict[str, Callable]:
+    from kernels.backends import numba_vecmath
+
+    loops = {"numba": numba_vecmath.sum_sin_vector}
+    try:
+        from kernels.backends import _cython_vecmath
+    except ImportError:
+        return loops
+    loops["cython"] = _cython_vecmath.sum_sin_vector
+    return loops
+
+
 def read_bytes() -> int:
     """Size of the bandwidth probe's array: far beyond the last-level cache."""
     largest = max(cpu_caches().values(), default=0)
@@ -67,6 +101,12 @@ def read_bytes() -> int:
 def _blas_threads() -> int:
     pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     return max((int(p["num_threads"]) for p in pools), default=1)
+
+
+def _time_once(func: Callable, *args) -> float:
+    start = time.perf_counter()
+    func(*args)
+    return time.perf_counter() - start
 
 
 def _rounds(profile, full: int, quick: int) -> int:
@@ -88,6 +128,12 @@ def _measure(benchmark, func: Callable, args: tuple, rounds: int) -> float:
 def read_array() -> np.ndarray:
     # Filled, not just allocated, so every page is mapped before any timing.
     return np.full(read_bytes() // 8, 1.0)
+
+
+@pytest.fixture(scope="module")
+def add_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = read_bytes() // 8 // 3
+    return np.full(n, 1.0), np.full(n, 2.0), np.full(n, 0.0)
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +162,32 @@ def test_ceiling(benchmark, probe, profile, request):
             finally:
                 numba.set_num_threads(before)
         value, unit = a.nbytes / seconds / 1e9, "GB/s"
+    elif ceiling == "stream_add_bandwidth":
+        x, y, out = request.getfixturevalue("add_arrays")
+        rounds = _rounds(profile, full=10, quick=3)
+        if scope == "1":
+            threads = 1
+            seconds = _measure(benchmark, add_one_thread, (x, y, out), rounds)
+        else:
+            threads = min(cores, numba.config.NUMBA_NUM_THREADS)
+            before = numba.get_num_threads()
+            numba.set_num_threads(threads)
+            try:
+                seconds = _measure(benchmark, add_all_cores, (x, y, out), rounds)
+            finally:
+                numba.set_num_threads(before)
+        value, unit = 24 * x.size / seconds / 1e9, "GB/s"
+    elif ceiling == "sin_throughput":
+        x = np.random.default_rng(0).uniform(-8.0, 8.0, SIN_N)
+        loops = _sin_loops()
+        for loop in loops.values():
+            loop(x)  # compile
+        best = min(loops, key=lambda name: min(
+            _time_once(loops[name], x) for _ in range(3)))
+        threads = 1
+        seconds = _measure(benchmark, loops[best], (x,), _rounds(profile, full=20, quick=5))
+        value, unit = SIN_N / seconds / 1e9, "Gelem/s"
+        benchmark.extra_info["source"] = f"{best} sum of sin"
     else:
         A, B = request.getfixturevalue("matmul_inputs")
         rounds = _rounds(profile, full=3, quick=2)

@@ -373,9 +373,47 @@ def throughput(t: Timing, compute: bool) -> float:
     return (t.flops if compute else t.bytes) / t.median / 1e9
 
 
-def ceiling_for(run: Run, compute: bool, threads: int) -> Ceiling | None:
-    """The ceiling a kernel is held against: BLAS GFLOP/s or read bandwidth, same threads."""
-    name = "matmul_gflops" if compute else "read_bandwidth"
+@dataclass(frozen=True)
+class Roof:
+    """What a kernel is held against: a measured ceiling, and how to count its speed."""
+
+    ceiling: str  # the ceiling's name in the run
+    unit: str
+    what: str  # for labels: "read", "BLAS dgemm", ...
+
+    def speed(self, t: Timing) -> float:
+        if self.unit == "GFLOP/s":
+            return t.flops / t.median / 1e9
+        if self.unit == "Gelem/s":
+            return t.size / t.median / 1e9
+        return t.bytes / t.median / 1e9
+
+
+#: Per kernel, the ceiling that bounds it (others: memory read bandwidth).
+#: magnitude reads two streams and writes one, so it is held against the same
+#: traffic (x + y into a third array); sum_sq_sin is bound by sin, so against a
+#: loop summing sin alone with the fastest sin the machine has.
+ROOFS = {
+    "matmul": Roof("matmul_gflops", "GFLOP/s", "BLAS dgemm"),
+    "magnitude": Roof("stream_add_bandwidth", "GB/s", "x + y stream"),
+    "sum_sq_sin": Roof("sin_throughput", "Gelem/s", "sum of sin alone"),
+}
+READ_ROOF = Roof("read_bandwidth", "GB/s", "read")
+
+
+def roof(run: Run, kernel: str) -> Roof:
+    """The kernel's roof; the read bandwidth when its own ceiling was not measured."""
+    own = ROOFS.get(kernel)
+    if own is None and compute_bound(run, kernel):
+        own = ROOFS["matmul"]
+    if own is not None and (own.unit == "GFLOP/s" or any(c.name == own.ceiling
+                                                          for c in run.ceilings)):
+        return own
+    return READ_ROOF
+
+
+def ceiling_for(run: Run, name: str, threads: int) -> Ceiling | None:
+    """The ceiling ``name`` measured at ``threads`` (one thread stands in for fewer)."""
     found = [c for c in run.ceilings if c.name == name]
     exact = [c for c in found if c.threads == threads]
     if exact:
@@ -401,10 +439,10 @@ class OfCeiling:
 
 
 def of_ceiling(run: Run) -> list[OfCeiling]:
-    """Each non-python implementation (C order) at its largest size."""
+    """Each non-python implementation (C order) at its largest size, against its roof."""
     out = []
     for kernel in run.kernels:
-        compute = compute_bound(run, kernel)
+        r = roof(run, kernel)
         for backend, variant, _ in implementations(run, kernel):
             if backend == "python":
                 continue
@@ -412,9 +450,8 @@ def of_ceiling(run: Run) -> list[OfCeiling]:
             if not ts:
                 continue
             big = ts[-1]
-            out.append(OfCeiling(kernel, backend, variant, big.size, throughput(big, compute),
-                                 "GFLOP/s" if compute else "GB/s",
-                                 ceiling_for(run, compute, big.threads)))
+            out.append(OfCeiling(kernel, backend, variant, big.size, r.speed(big), r.unit,
+                                 ceiling_for(run, r.ceiling, big.threads)))
     return out
 
 

@@ -89,18 +89,17 @@ def throughput(run: Run, analysis: compute.Analysis) -> Figure:
                    "(machine ceilings not measured in this run)")
     common.title(fig, heading, run.label)
     for ax, kernel in zip(axes, kernels, strict=True):
-        compute_bound = compute.compute_bound(run, kernel)
-        unit = "GFLOP/s" if compute_bound else "GB/s"
-        _lines(ax, run, kernel, lambda t, c=compute_bound: compute.throughput(t, c),
-               band=False)
+        roof = compute.roof(run, kernel)
+        unit = roof.unit
+        _lines(ax, run, kernel, roof.speed, band=False)
         ax.set_yscale("log")
-        name = "matmul_gflops" if compute_bound else "read_bandwidth"
-        ceilings = sorted((c for c in run.ceilings if c.name == name), key=lambda c: c.threads)
+        ceilings = sorted((c for c in run.ceilings if c.name == roof.ceiling),
+                          key=lambda c: c.threads)
         for c in ceilings:
             one = c.threads <= 1
             ax.axhline(c.value, color=style.CEILING_COLOUR, linestyle="-" if one else "--",
                        linewidth=1.5, zorder=1)
-            what = "BLAS dgemm" if compute_bound else "read"
+            what = roof.what
             threads = "1 thread" if one else f"{c.threads} threads"
             ax.annotate(f"{what}, {threads}: {c.value:.3g} {c.unit}", (0.99, c.value),
                         xycoords=("axes fraction", "data"), ha="right",
