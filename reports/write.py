@@ -180,12 +180,15 @@ def index_html(runs: list[Run], findings: list[list[str]], tables: list[Table],
         body.append("<ul>" + "".join(f"<li>{_inline(line)}</li>" for line in lines) + "</ul>")
     for number, (spec, files) in enumerate(figures, 1):
         body.append(f'<h2 id="{spec.stem}">{number}. {_text(spec.heading)}</h2>')
-        body.append(f'<div class="runs" style="{cols}">')
-        for run, name in zip(runs, files, strict=True):
+        # One file per run, or one for all of them (the history).
+        shared = len(files) != len(runs)
+        body.append(f'<div class="runs" style="{"" if shared else cols}">')
+        pairs = [(runs[0], f) for f in files] if shared else zip(runs, files, strict=True)
+        for run, name in pairs:
             alt = f"{spec.heading} — {run.label}"
             body.append(f'<figure><img src="{html.escape(name)}" alt="{html.escape(alt)}">'
                         + (f"<figcaption>{html.escape(run.label)}</figcaption>"
-                           if len(runs) > 1 else "") + "</figure>")
+                           if len(runs) > 1 and not shared else "") + "</figure>")
         body.append("</div>")
         body.append(f'<p class="caption">{_text(spec.caption)}</p>')
         for anchor in after.get(spec.stem, []):

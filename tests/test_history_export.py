@@ -7,10 +7,10 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
+from test_report_helpers import synthetic_run, write_run
 
 from reports import export, history
 from reports.load import load_run
-from tests.test_report_helpers import synthetic_run, write_run
 
 
 def _slow_down(doc: dict, kernel: str, backend: str, factor: float) -> dict:

@@ -77,8 +77,8 @@ def test_default_variant_is_the_first():
     [
         (("nope", "numpy"), "unknown kernel 'nope'; known: magnitude"),
         (("magnitude", "fortran"), "unknown backend 'fortran'; known: python, numpy"),
-        (("matmul", "numba", "blocked"),
-         "no variant 'blocked' in backend 'numba'; known: naive_ijk, ikj"),
+        (("matmul", "numba", "strassen"),
+         "no variant 'strassen' in backend 'numba'; known: naive_ijk, ikj, parallel, blocked"),
     ],
 )
 def test_unknown_names_raise_key_error_listing_known(args, match):

@@ -10,10 +10,11 @@ from test_report_helpers import synthetic_run, write_run
 
 from reports import render
 from reports.figures import FIGURES
+from reports.pipeline import HISTORY
 from reports.write import MARKER
 
 PNG = b"\x89PNG\r\n\x1a\n"
-FIGURE_FILES = [f"{spec.stem}.png" for spec in FIGURES]
+FIGURE_FILES = [f"{spec.stem}.png" for spec in FIGURES] + [f"{HISTORY.stem}.png"]
 
 
 def _render(tmp_path: Path, *docs: dict, name: str = "out") -> Path:
@@ -92,9 +93,9 @@ def test_several_runs_side_by_side(tmp_path):
     b = synthetic_run(node="beta", commit="2222222222", backends=("python", "numpy"), seed=1)
     page = _render(tmp_path, a, b)
     out = page.parent
-    for name in FIGURE_FILES:
-        stem = name.removesuffix(".png")
-        assert (out / f"{stem}-run1.png").exists() and (out / f"{stem}-run2.png").exists()
+    for spec in FIGURES:
+        assert (out / f"{spec.stem}-run1.png").exists() and (out / f"{spec.stem}-run2.png").exists()
+    assert (out / f"{HISTORY.stem}.png").exists()  # one history for all the runs
     html = page.read_text()
     assert "alpha (Test CPU, 2 cores) @ 11111111" in html
     assert "beta (Test CPU, 2 cores) @ 22222222" in html
