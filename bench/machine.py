@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+#: Environment variables that change what BLAS, OpenMP or Numba do.  This
+#: workplace sets OPENBLAS_CORETYPE=Haswell, which keeps OpenBLAS on its AVX2
+#: kernels even on an AVX-512 CPU: the BLAS ceiling depends on it.
+ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+               "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")
 SIMD_FLAGS = ("sse2", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw",
               "avx512vl", "asimd", "sve")
 
@@ -58,5 +63,6 @@ def machine_record() -> dict[str, Any]:
             "llvm_host_cpu": llvm.get_host_cpu_name(),
             "simd": simd_features(),
             "caches": cpu_caches(),
+            "environment": {k: os.environ[k] for k in ENVIRONMENT if k in os.environ},
         }
     }
