@@ -70,18 +70,20 @@ def _with(*sizes: int, extra: tuple[int, ...] = ()) -> tuple[int, ...]:
 PROFILES: dict[str, Profile] = {
     "full": Profile(
         name="full",
-        # Half-octave steps: the crossovers at small n and the cache steps.
-        vector_sizes=_with(*geometric_sizes(1, 2**24, per_octave=2), extra=(SEED_VECTOR,)),
+        # Half-octave steps up to 4096, where the crossovers with NumPy's call
+        # overhead are; octave steps beyond, enough to see each cache level go.
+        vector_sizes=_with(*geometric_sizes(1, 4096, per_octave=2),
+                           *geometric_sizes(4096, 2**24, per_octave=1), extra=(SEED_VECTOR,)),
         sum_sizes=geometric_sizes(4, 2048, per_octave=1),
         matmul_sizes=(4, 8, 16, 32, 64, 128, 256, 512, SEED_MATMUL, 2048),
-        max_time=0.1,
+        max_time=0.06,
         # Rounds of at least 0.2 ms: a tiny call is timed over many iterations
         # (less timer noise), and a saved run holds at most ~500 rounds per
         # benchmark instead of tens of thousands (file size, load time).
         min_time=2e-4,
         min_rounds=5,
         call_budget=5.0,
-        jit_rounds=3,
+        jit_rounds=2,
         jit_all_variants=True,
     ),
     "quick": Profile(
