@@ -16,12 +16,13 @@ def _profile(config: pytest.Config):
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     profile = _profile(metafunc.config)
-    timing = {"max_time": profile.max_time, "min_time": profile.min_time,
-              "min_rounds": profile.min_rounds}
+    timing = {"max_time": profile.max_time, "min_time": profile.min_time}
     # Parametrized with strings, so saved runs hold readable, stable params.
     if "case_id" in metafunc.fixturenames:
         metafunc.parametrize("case_id", [
-            pytest.param(c.id, id=c.id, marks=pytest.mark.benchmark(group=c.group, **timing))
+            pytest.param(c.id, id=c.id, marks=pytest.mark.benchmark(
+                group=c.group, min_rounds=profile.heavy_rounds if c.heavy
+                else profile.min_rounds, **timing))
             for c in cases(profile)
         ])
     if "jit_id" in metafunc.fixturenames:

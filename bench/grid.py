@@ -48,6 +48,7 @@ class Profile:
     max_time: float  # pytest-benchmark: seconds of rounds per benchmark
     min_time: float  # pytest-benchmark: a round repeats the call until it lasts this long
     min_rounds: int
+    heavy_rounds: int  # min_rounds of the heavy cases (calls of a second or more)
     call_budget: float  # a single call estimated above this is skipped
     jit_rounds: int
     jit_all_variants: bool
@@ -82,7 +83,8 @@ PROFILES: dict[str, Profile] = {
         # benchmark instead of tens of thousands (file size, load time).
         min_time=2e-4,
         min_rounds=5,
-        call_budget=5.0,
+        heavy_rounds=3,
+        call_budget=3.0,
         jit_rounds=2,
         jit_all_variants=True,
     ),
@@ -94,6 +96,7 @@ PROFILES: dict[str, Profile] = {
         max_time=0.03,
         min_time=1e-4,
         min_rounds=5,
+        heavy_rounds=5,
         call_budget=0.25,
         jit_rounds=1,
         jit_all_variants=False,
@@ -120,6 +123,13 @@ class Case:
     @property
     def group(self) -> str:
         return f"{self.impl.kernel} n={self.n}"
+
+    @property
+    def heavy(self) -> bool:
+        """A call of a second or more: matmul from n=1000, python from 2^22 elements."""
+        i = self.impl
+        return (i.kernel == "matmul" and self.n >= 1000) or (i.backend == "python"
+                                                            and self.n >= 2**22)
 
 
 def threads_for(impl: kernels.Implementation) -> tuple[int, ...]:
