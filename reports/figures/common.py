@@ -58,7 +58,8 @@ def backend_handles(backends: list[str]) -> list[Patch]:
     return [Patch(color=style.backend_colour(b), label=b) for b in backends]
 
 
-def variant_legend(ax: Axes, impls: list[tuple[str, str, bool]]) -> None:
+def variant_legend(ax: Axes, impls: list[tuple[str, str, bool]], loc: str = "upper left"
+                   ) -> None:
     """A small in-panel legend of the line styles of the kernel's variants, when any
     backend carries more than one (grey: the colour is the backend's)."""
     per_backend: dict[str, int] = {}
@@ -69,7 +70,7 @@ def variant_legend(ax: Axes, impls: list[tuple[str, str, bool]]) -> None:
     variants = dict.fromkeys((v, d) for b, v, d in impls if per_backend[b] > 1)
     handles = [Line2D([], [], color="#444444", linestyle=style.variant_linestyle(v, d),
                       marker=style.variant_marker(v, d), label=v) for v, d in variants]
-    ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=True, framealpha=0.85,
+    ax.legend(handles=handles, loc=loc, fontsize=9, frameon=True, framealpha=0.85,
               handlelength=4.5)
 
 

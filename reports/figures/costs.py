@@ -68,12 +68,12 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
                        hatch=hatch, edgecolor="white", zorder=2)
                 xs.append(x)
                 ys.append(value)
-                texts.append(f"{value:.2g}")
+                texts.append(f"{value:.0f}" if value >= 10 else f"{value:.2g}")
         _bar_labels(ax, xs, ys, texts, rotate=True)
         for c in bw:
             ax.axhline(c.value, color=style.CEILING_COLOUR, linewidth=1.5, zorder=1)
-            ax.annotate(f"read bandwidth, 1 thread: {c.value:.3g} GB/s", (0.99, c.value),
-                        xycoords=("axes fraction", "data"), ha="right", va="bottom",
+            ax.annotate(f"read bandwidth, 1 thread: {c.value:.3g} GB/s", (0.005, c.value),
+                        xycoords=("axes fraction", "data"), ha="left", va="bottom",
                         fontsize=9, color=style.CEILING_COLOUR)
         ax.set_yscale("log")
         ax.set_ylim(top=max(ys + [c.value for c in bw]) * 8)
@@ -126,6 +126,7 @@ def jit(run: Run, analysis: compute.Analysis) -> Figure:
                     if len(rows) > 6 else "center", rotation_mode="anchor")
     left.set_ylabel("compile time (median; bars: fastest to slowest round)")
     left.set_title("compile time, fresh dispatcher")
+    left.set_ylim(0, max(c.high for c in rows) * 1.2 + 0.01)  # room for the labels
     left.grid(axis="x", visible=False)
 
     calls = [c.break_even_calls for c in rows]

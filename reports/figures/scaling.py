@@ -11,7 +11,8 @@ from reports.figures import common
 from reports.load import Run
 
 
-def _lines(ax: Axes, run: Run, kernel: str, y, band: bool) -> None:
+def _lines(ax: Axes, run: Run, kernel: str, y, band: bool, legend: str = "upper left"
+           ) -> None:
     impls = compute.implementations(run, kernel)
     for backend, variant, default in impls:
         ts = compute.series(run, kernel, backend, variant)
@@ -25,7 +26,16 @@ def _lines(ax: Axes, run: Run, kernel: str, y, band: bool) -> None:
         if band:
             ax.fill_between(xs, [t.q1 for t in ts], [t.q3 for t in ts], color=colour,
                             alpha=0.2, linewidth=0, zorder=2)
-    common.variant_legend(ax, impls)
+    common.variant_legend(ax, impls, loc=legend)
+
+
+def _clip_overhead_floor(ax: Axes, run: Run, kernel: str, roof: compute.Roof) -> None:
+    """Keep the y axis to four decades below the fastest point: below that are only
+    overhead-bound calls at tiny sizes, which would squash the rest."""
+    speeds = [roof.speed(t) for t in run.steady if t.kernel == kernel and t.layout == "C"]
+    speeds = [v for v in speeds if v > 0]
+    if speeds and min(speeds) < max(speeds) / 1e4:
+        ax.set_ylim(bottom=max(speeds) / 1e4)
 
 
 def _backends(run: Run) -> list[str]:
@@ -91,28 +101,32 @@ def throughput(run: Run, analysis: compute.Analysis) -> Figure:
     for ax, kernel in zip(axes, kernels, strict=True):
         roof = compute.roof(run, kernel)
         unit = roof.unit
-        _lines(ax, run, kernel, roof.speed, band=False)
+        _lines(ax, run, kernel, roof.speed, band=False, legend="best")
         ax.set_yscale("log")
         ceilings = sorted((c for c in run.ceilings if c.name == roof.ceiling),
                           key=lambda c: c.threads)
         for c in ceilings:
-            one = c.threads <= 1
-            ax.axhline(c.value, color=style.CEILING_COLOUR, linestyle="-" if one else "--",
-                       linewidth=1.5, zorder=1)
-            what = roof.what
-            threads = "1 thread" if one else f"{c.threads} threads"
-            ax.annotate(f"{what}, {threads}: {c.value:.3g} {c.unit}", (0.99, c.value),
-                        xycoords=("axes fraction", "data"), ha="right",
-                        va="bottom" if one else "top", fontsize=9, color=style.CEILING_COLOUR)
+            ax.axhline(c.value, color=style.CEILING_COLOUR,
+                       linestyle="-" if c.threads <= 1 else "--", linewidth=1.5, zorder=1)
+        if ceilings:
+            values = ", ".join(f"{c.value:.3g} ({'1 thread' if c.threads <= 1 else 'all cores'})"
+                               for c in ceilings)
+            ax.text(0.5, 1.01, f"{roof.what}: {values} {ceilings[0].unit}",
+                    transform=ax.transAxes, ha="center", va="bottom", fontsize=9.5,
+                    color=style.CEILING_COLOUR)
         for cache, size in sorted(run.caches.items(), key=lambda kv: kv[1]):
             ax.axvline(size, color=style.CACHE_COLOUR, linestyle=":", linewidth=1.2, zorder=1)
             ax.annotate(cache, (size, 0.02), xycoords=("data", "axes fraction"),
                         rotation=90, ha="right", va="bottom", fontsize=9,
                         color=style.CACHE_COLOUR)
+        _clip_overhead_floor(ax, run, kernel, roof)  # after everything that sets the top
         common.bytes_axis(ax)
-        ax.set_title(kernel)
+        ax.set_title(kernel, pad=18 if ceilings else 6)
         ax.set_xlabel("working set (work model's bytes per call)")
         ax.set_ylabel(unit)
+    keys = [Line2D([], [], color=style.CEILING_COLOUR, linestyle="-", label="ceiling, 1 thread"),
+            Line2D([], [], color=style.CEILING_COLOUR, linestyle="--",
+                   label="ceiling, all cores")] if run.ceilings else []
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    common.bottom_legend(fig, common.backend_handles(_backends(run)), ncol=6, y=0.045)
+    common.bottom_legend(fig, common.backend_handles(_backends(run)) + keys, ncol=6, y=0.045)
     return fig

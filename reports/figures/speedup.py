@@ -132,7 +132,8 @@ def heatmap(run: Run, analysis: compute.Analysis) -> Figure:
                 if np.isfinite(grid[r, c]):
                     value = 10 ** grid[r, c]
                     dark = abs(grid[r, c]) > 0.6 * limit
-                    ax.text(c, r, compute.fmt_ratio(value), ha="center", va="center",
+                    text = compute.fmt_ratio(value) if value >= 0.01 else "<0.01"
+                    ax.text(c, r, text, ha="center", va="center",
                             fontsize=9, color="white" if dark else "black")
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     if image is not None:
