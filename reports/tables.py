@@ -112,7 +112,7 @@ def ceiling_table(runs: list[Run], results: list[Analysis]) -> Table:
     rows = []
     for key in keys:
         row = [key[0], f"{key[1]}/{key[2]}"]
-        for res in results:
+        for run, res in zip(runs, results, strict=True):
             o = next((o for o in res.of_ceiling if (o.kernel, o.backend, o.variant) == key),
                      None)
             if o is None:
@@ -122,6 +122,8 @@ def ceiling_table(runs: list[Run], results: list[Analysis]) -> Table:
             if o.percent is not None and o.ceiling is not None:
                 threads = "1 thread" if o.ceiling.threads <= 1 else f"{o.ceiling.threads} threads"
                 text = f"**{o.percent:.0f}%** — {text} (ceiling {o.ceiling.value:.3g}, {threads})"
+            elif any(c.name == compute.roof(run, o.kernel).ceiling for c in run.ceilings):
+                text += " (no ceiling at this thread count)"
             else:
                 text += " (no ceiling measured)"
             row.append(text)
@@ -130,28 +132,48 @@ def ceiling_table(runs: list[Run], results: list[Analysis]) -> Table:
         "Percent of the machine's ceiling at the largest size",
         ["kernel", "implementation", *_run_cols(runs, ["% of ceiling"])],
         rows,
-        note="GB/s (work model's bytes over the median time) against the read bandwidth probe "
-             "for the streaming kernels; GFLOP/s against BLAS dgemm for matmul; the ceiling "
-             "with the same thread count as the benchmark. magnitude also writes its result, "
-             "which the read-only probe does not.",
+        note="Speed from the work model and the median time, against the kernel's own roof "
+             f"measured in the run ({_roofs_text()}; the rest: "
+             f"{ceiling_name(compute.READ_ROOF.ceiling)}), at the same thread count. Above "
+             "100%: the working set still fits in a cache (the matrices' largest size is "
+             "about the L3's), or the implementation beats the probe, which is the machine's "
+             "BLAS or a simple compiled loop, not the hardware's peak.",
         anchor="ceiling")
+
+
+def _roofs_text() -> str:
+    return ", ".join(f"{kernel}: {ceiling_name(r.ceiling)}" for kernel, r in compute.ROOFS.items())
 
 
 def machine_table(runs: list[Run]) -> Table:
     """The machine's ceilings, as measured with each run."""
     keys = sorted({(c.name, c.threads) for run in runs for c in run.ceilings})
-    names = {"read_bandwidth": "memory read bandwidth", "matmul_gflops": "BLAS dgemm (n=2048)"}
     rows = []
     for name, threads in keys:
-        row = [names.get(name, name), str(threads)]
+        row = [ceiling_name(name), str(threads)]
         for run in runs:
             c = next((c for c in run.ceilings if (c.name, c.threads) == (name, threads)), None)
             row.append("not measured" if c is None else f"{c.value:.3g} {c.unit}")
         rows.append(row)
     return Table("Machine ceilings", ["ceiling", "threads", *_run_cols(runs, ["value"])],
-                 rows, note="Measured by bench/bench_ceilings.py in the same run: the best "
-                 "round of a compiled read loop over an array far larger than L3, and of "
-                 "A @ B in float64.", anchor="machine")
+                 rows, note="Measured by bench/bench_ceilings.py in the same run, the best "
+                 "round of each probe: compiled loops over arrays far larger than the last "
+                 "cache, A @ B in float64 through the machine's BLAS, a sum of sin alone.",
+                 anchor="machine")
+
+
+#: How the ceilings are named in tables and findings.
+CEILING_NAMES = {
+    "read_bandwidth": "memory read bandwidth",
+    "stream_add_bandwidth": "stream add bandwidth (x + y)",
+    "matmul_gflops": "BLAS dgemm (n=2048)",
+    "sin_throughput": "sin throughput (sum of sin alone)",
+}
+
+
+def ceiling_name(name: str) -> str:
+    """A ceiling's name for people (its own name, with underscores as spaces, if unknown)."""
+    return CEILING_NAMES.get(name, name.replace("_", " "))
 
 
 def _smallest_call(run: Run, backend: str) -> tuple[str, int, float] | None:
@@ -229,7 +251,7 @@ def findings(run: Run, res: Analysis) -> list[str]:
             text += f". NumPy against python: {cross.verdict.removeprefix('numpy ')}"
         lines.append(text + ".")
     if run.ceilings:
-        parts = [f"{c.name.replace('_', ' ')} {c.value:.3g} {c.unit} "
+        parts = [f"{ceiling_name(c.name)} {c.value:.3g} {c.unit} "
                  f"({'1 thread' if c.threads <= 1 else f'{c.threads} threads'})"
                  for c in sorted(run.ceilings, key=lambda c: (c.name, c.threads))]
         lines.append("Machine ceilings: " + "; ".join(parts) + ".")
