@@ -114,12 +114,14 @@ def estimate_seconds(case: Case) -> float:
     threads at a smaller size by the work model.  A call under 10 ms is mostly
     fixed cost and would scale badly, so first the spec's ladder between the
     two sizes is probed upwards until a call takes 10 ms; with nothing
-    measured yet (a ``-k`` selection) the probe starts at the bottom.
+    measured yet (a ``-k`` selection) the probe starts at the bottom.  A probe
+    counts only when its call also grew from the size below.
     """
     impl, key = case.impl, _key(case)
     last = _last_call.get(key)
     if last is None or last[0] > case.n or last[1] < _PROBE_SECONDS:
         floor = last[0] if last is not None and last[0] <= case.n else -1
+        previous = last[1] if floor >= 0 else None
         for m in kernels.spec(impl.kernel).sizes:
             if m <= floor:
                 continue
@@ -129,8 +131,12 @@ def estimate_seconds(case: Case) -> float:
                 _timed_call(impl, m, case.layout)  # the first call may compile
             last = (m, _timed_call(impl, m, case.layout, repeat=3))
             _last_call[key] = last
-            if last[1] >= _PROBE_SECONDS:
+            # Stop once a call is long enough to scale and did grow with the
+            # size: a slow call that did not (a thread descheduled while the
+            # machine is busy) is fixed cost, and would scale absurdly.
+            if last[1] >= _PROBE_SECONDS and previous is not None and last[1] > 1.5 * previous:
                 break
+            previous = last[1]
     if last is None or last[0] > case.n:
         return 0.0
     m, seconds = last
