@@ -16,6 +16,7 @@ NEW  ?=
 
 help:
 	@echo "make test     set up .venv, build the extension, run the tests and every benchmark body once"
+	@echo "make report   render the newest run into reports/out/ (a full run first if none)"
 	@echo "make bench    run the benchmarks (PROFILE=full|quick) and save them under .benchmarks/"
 	@echo "make compare BASE=RUN NEW=RUN   compare two saved runs (ids, files or folders)"
 	@echo "make ci-bench BASE=REF          interleaved A/B of a git ref against the working tree"
