@@ -140,3 +140,24 @@ def test_threads_limited_sets_numba_and_blas():
     with harness.threads_limited(1):
         assert numba.get_num_threads() == 1
         assert harness.blas_threads() == 1
+
+
+def test_first_call_compilation_is_not_held_against_the_budget(monkeypatch):
+    compiled = []
+
+    def core(x):
+        if not compiled:  # the first call stands for a JIT compilation
+            compiled.append(True)
+            import time
+
+            time.sleep(0.3)
+        return float(np.sum(x * x))
+
+    impl = _impl("sum_of_squares", core, variant="jit_like")
+    monkeypatch.delitem(harness._last_call, ("sum_of_squares", "numpy", "jit_like", "C", 1),
+                        raising=False)
+    try:
+        harness.check_once(grid.Case(impl, 10, "C"), grid.PROFILES["quick"])
+    except pytest.skip.Exception as exc:
+        pytest.fail(f"skipped for its compile time: {exc}")
+    assert harness._last_call[("sum_of_squares", "numpy", "jit_like", "C", 1)][1] < 0.25
