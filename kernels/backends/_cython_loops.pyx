@@ -11,6 +11,8 @@
 from cython.parallel cimport prange
 from libc.math cimport sin, sqrt
 
+from kernels.backends._lanes cimport chunked_sum, lane_sum, lane_sum_squares
+
 import numpy as np
 
 cdef extern from *:
@@ -176,68 +178,63 @@ def matmul_ikj(const double[:, ::1] A, const double[:, ::1] B):
 
 
 # ---------------------------------------------------------------------------
-# unrolled: eight partial sums written in the source (lane k takes elements
-# k, k+8, ...), combined pairwise; strict IEEE still holds, the order is ours.
+# unrolled: LANES partial sums written in the source (_lanes.pxd: lane k takes
+# elements k, k+32, ...), combined pairwise; strict IEEE still holds, the
+# order is ours.  col_sums adds four rows before each pass over its result.
 # parallel: prange (OpenMP) over fixed chunks or blocks; chunk sums are added
 # in order, so the result does not depend on the number of threads.  The 2-D
 # kernels pick the loop order that streams through the array's layout.
 # ---------------------------------------------------------------------------
 cdef enum:
-    CHUNK = 16384  # elements per chunk of a parallel reduction (128 KiB)
-    BLOCK = 64  # rows or columns per block of a parallel 2-D reduction
+    ROWS = 256  # rows per block of a parallel column sum, each with its own partial sums
 
 
-cdef inline double _sum_sq_range(const double *x, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef double s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
-    cdef Py_ssize_t i = lo
-    while i + 8 <= hi:
-        s0 += x[i] * x[i]
-        s1 += x[i + 1] * x[i + 1]
-        s2 += x[i + 2] * x[i + 2]
-        s3 += x[i + 3] * x[i + 3]
-        s4 += x[i + 4] * x[i + 4]
-        s5 += x[i + 5] * x[i + 5]
-        s6 += x[i + 6] * x[i + 6]
-        s7 += x[i + 7] * x[i + 7]
-        i += 8
-    cdef double s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+cdef inline void _add_rows(const double *a, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t lo,
+                           Py_ssize_t hi, Py_ssize_t m, double *out) noexcept nogil:
+    # out[j] += a[i, j] for lo <= i < hi, strides rs and cs in elements; four
+    # rows a pass, so out is read and written once per four rows.
+    cdef Py_ssize_t i = lo, j
+    cdef const double *r
+    while i + 4 <= hi:
+        r = a + i * rs
+        for j in range(m):
+            out[j] += (r[j * cs] + r[rs + j * cs]) + (r[2 * rs + j * cs] + r[3 * rs + j * cs])
+        i += 4
     while i < hi:
-        s += x[i] * x[i]
+        r = a + i * rs
+        for j in range(m):
+            out[j] += r[j * cs]
         i += 1
-    return s
 
 
-cdef inline double _sum_lanes(const double *x, Py_ssize_t n, Py_ssize_t stride
-                              ) noexcept nogil:
-    # x[0], x[stride], ... x[(n - 1) * stride]; stride is in elements.
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef double s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
-    cdef Py_ssize_t j = 0
-    while j + 8 <= n:
-        s0 += x[j * stride]
-        s1 += x[(j + 1) * stride]
-        s2 += x[(j + 2) * stride]
-        s3 += x[(j + 3) * stride]
-        s4 += x[(j + 4) * stride]
-        s5 += x[(j + 5) * stride]
-        s6 += x[(j + 6) * stride]
-        s7 += x[(j + 7) * stride]
-        j += 8
-    cdef double s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    while j < n:
-        s += x[j * stride]
-        j += 1
-    return s
+cdef void _column_totals(const double *a, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n,
+                         Py_ssize_t m, double *out) noexcept nogil:
+    # out = column sums of the n x m matrix at a, streaming along its rows
+    if cs == 1:  # spelled out so that the compiler sees unit stride
+        _add_rows(a, rs, 1, 0, n, m, out)
+    else:
+        _add_rows(a, rs, cs, 0, n, m, out)
 
 
-cdef inline double _sum_sq_sin_range(const double *x, Py_ssize_t lo, Py_ssize_t hi
-                                     ) noexcept nogil:
-    cdef double s = 0.0
+cdef void _column_totals_parallel(const double *a, Py_ssize_t rs, Py_ssize_t cs,
+                                  Py_ssize_t n, Py_ssize_t m, double *out,
+                                  double *partial) noexcept nogil:
+    # Each block of ROWS rows, on some thread, sums into its own row of partial
+    # (zeroed, blocks x m); the rows of partial are then added in block order.
+    cdef Py_ssize_t b, j, blocks = (n + ROWS - 1) // ROWS
+    for b in prange(blocks, schedule="static"):
+        _column_totals(a + b * ROWS * rs, rs, cs, min(ROWS, n - b * ROWS), m, partial + b * m)
+    for b in range(blocks):
+        for j in range(m):
+            out[j] += partial[b * m + j]
+
+
+cdef void _line_totals_parallel(const double *a, Py_ssize_t rs, Py_ssize_t n, Py_ssize_t m,
+                                double *out) noexcept nogil:
+    # out[i] = sum of the contiguous line a[i * rs : i * rs + m], a line per iteration
     cdef Py_ssize_t i
-    for i in range(lo, hi):
-        s += x[i] * x[i] + sin(x[i])
-    return s
+    for i in prange(n, schedule="static"):
+        out[i] = lane_sum(a + i * rs, m, 1)
 
 
 def sum_of_squares_unrolled(const double[::1] x):
@@ -245,7 +242,7 @@ def sum_of_squares_unrolled(const double[::1] x):
     cdef double s = 0.0
     if n:
         with nogil:
-            s = _sum_sq_range(&x[0], 0, n)
+            s = lane_sum_squares(&x[0], n)
     return s
 
 
@@ -259,10 +256,21 @@ def row_sums_unrolled(const double[:, :] A):
     with nogil:
         if stride == 1:  # the common case, spelled out so the compiler sees unit stride
             for i in range(n):
-                o[i] = _sum_lanes(&A[i, 0], m, 1)
+                o[i] = lane_sum(&A[i, 0], m, 1)
         else:
             for i in range(n):
-                o[i] = _sum_lanes(&A[i, 0], m, stride)
+                o[i] = lane_sum(&A[i, 0], m, stride)
+    return out
+
+
+def col_sums_unrolled(const double[:, :] A):
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1]
+    out = np.zeros(m)
+    cdef double[::1] o = out
+    if n and m:
+        with nogil:
+            _column_totals(&A[0, 0], A.strides[0] // sizeof(double),
+                           A.strides[1] // sizeof(double), n, m, &o[0])
     return out
 
 
@@ -275,64 +283,47 @@ def magnitude_parallel(const double[::1] x, const double[::1] y):
     return out
 
 
+cdef double _sum_squares(const double *x, Py_ssize_t n) noexcept nogil:
+    return lane_sum_squares(x, n)
+
+
 def sum_of_squares_parallel(const double[::1] x):
-    cdef Py_ssize_t c, n = x.shape[0], chunks = (n + CHUNK - 1) // CHUNK
     cdef double s = 0.0
-    partial = np.empty(chunks)
-    cdef double[::1] p = partial
-    if n:
-        for c in prange(chunks, nogil=True, schedule="static"):
-            p[c] = _sum_sq_range(&x[0], c * CHUNK, min(n, (c + 1) * CHUNK))
-    for c in range(chunks):
-        s += p[c]
+    if x.shape[0]:
+        with nogil:
+            s = chunked_sum(_sum_squares, &x[0], x.shape[0])
     return s
 
 
-def sum_sq_sin_parallel(const double[::1] x):
-    cdef Py_ssize_t c, n = x.shape[0], chunks = (n + CHUNK - 1) // CHUNK
-    cdef double s = 0.0
-    partial = np.empty(chunks)
-    cdef double[::1] p = partial
-    if n:
-        for c in prange(chunks, nogil=True, schedule="static"):
-            p[c] = _sum_sq_sin_range(&x[0], c * CHUNK, min(n, (c + 1) * CHUNK))
-    for c in range(chunks):
-        s += p[c]
-    return s
+def _sums_along(const double[:, :] A, int axis):
+    # Sums along `axis` (1: row sums, 0: column sums) on all threads, in the
+    # loop order that streams through A's layout.
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1]
+    cdef Py_ssize_t rs = A.strides[0] // sizeof(double), cs = A.strides[1] // sizeof(double)
+    if axis == 1:  # row sums are the column sums of the transpose
+        n, m, rs, cs = m, n, cs, rs
+    # Now out[j] = sum over i of a[i * rs + j * cs], i < n, j < m.
+    out = np.zeros(m)
+    cdef double[::1] o = out
+    cdef double[::1] p
+    if n == 0 or m == 0:
+        return out
+    if rs == 1:  # the summed lines are contiguous: a line per iteration
+        with nogil:
+            _line_totals_parallel(&A[0, 0], cs, m, n, &o[0])
+    else:  # stream along the other axis, blocks of rows with partial sums
+        p = np.zeros(((n + ROWS - 1) // ROWS) * m)
+        with nogil:
+            _column_totals_parallel(&A[0, 0], rs, cs, n, m, &o[0], &p[0])
+    return out
 
 
 def row_sums_parallel(const double[:, :] A):
-    cdef Py_ssize_t i, j, b, n = A.shape[0], m = A.shape[1]
-    out = np.zeros(n)
-    cdef double[::1] o = out
-    if m == 0:
-        return out
-    if A.strides[1] == sizeof(double):  # rows contiguous: one row per iteration
-        for i in prange(n, nogil=True, schedule="static"):
-            o[i] = _sum_lanes(&A[i, 0], m, 1)
-    else:  # columns contiguous: each block of rows streams down the columns
-        for b in prange((n + BLOCK - 1) // BLOCK, nogil=True, schedule="static"):
-            for j in range(m):
-                for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-                    o[i] += A[i, j]
-    return out
+    return _sums_along(A, 1)
 
 
 def col_sums_parallel(const double[:, :] A):
-    cdef Py_ssize_t i, j, b, n = A.shape[0], m = A.shape[1]
-    out = np.zeros(m)
-    cdef double[::1] o = out
-    if n == 0:
-        return out
-    if A.strides[0] == sizeof(double):  # columns contiguous: one column per iteration
-        for j in prange(m, nogil=True, schedule="static"):
-            o[j] = _sum_lanes(&A[0, j], n, 1)
-    else:  # rows contiguous: each block of columns streams along the rows
-        for b in prange((m + BLOCK - 1) // BLOCK, nogil=True, schedule="static"):
-            for i in range(n):
-                for j in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
-                    o[j] += A[i, j]
-    return out
+    return _sums_along(A, 0)
 
 
 def matmul_parallel(const double[:, ::1] A, const double[:, ::1] B):

@@ -30,6 +30,7 @@ CORES = {
     "col_sums": {
         "column_at_a_time": ext.col_sums_column_at_a_time,
         "row_streaming": ext.col_sums_row_streaming,
+        "unrolled": ext.col_sums_unrolled,
         "parallel": ext.col_sums_parallel,
     },
     "matmul": {
@@ -40,7 +41,7 @@ CORES = {
     },
     "sum_sq_sin": {
         "loop": ext.sum_sq_sin,
-        "parallel": ext.sum_sq_sin_parallel,
+        "parallel": vecmath.sum_sq_sin_parallel,
         "vector_sin": vecmath.sum_sq_sin_vector,
     },
 }

@@ -5,13 +5,16 @@ Options are named in ``numba_options`` and nowhere else.  Every variant is stric
 into FMA), the same policy the Cython extension is compiled with.  Where a
 variant sums in another order, the order is written in the source:
 
-- ``unrolled``: eight independent partial sums (lane k takes elements
-  k, k+8, ...), combined pairwise at the end, so the additions no longer wait
-  on each other and the loop can run at memory speed;
+- ``unrolled``: thirty-two independent partial sums (lane k takes elements
+  k, k+32, ...), combined pairwise at the end, so the additions no longer
+  wait on each other and the loop can run at memory speed; Numba does not
+  vectorize them by itself, so ``numba_lanes`` writes the SIMD loop.  For
+  col_sums, four rows are added before each pass over the result;
 - ``parallel``: ``PARALLEL_OPTIONS`` (``parallel=True``) with ``prange`` over
-  fixed chunks, each summed as in ``unrolled``, the chunk sums added in
-  order; the result does not depend on the number of threads.  2-D kernels
-  pick the loop order that streams through the array's layout.
+  fixed chunks, each summed as in ``unrolled`` (sum_sq_sin as in
+  ``vector_sin``), the chunk sums added in order; the result does not depend
+  on the number of threads.  2-D kernels pick the loop order that streams
+  through the array's layout.
 
 Compilation happens on the first call with each array layout; the benchmarks
 make that call before timing.
@@ -25,15 +28,14 @@ import numba
 import numpy as np
 
 from kernels.backends import numba_vecmath
+from kernels.backends.numba_lanes import LANES, chunked_sum, lane_sum, lane_sum_squares
 from kernels.backends.numba_matmul import matmul_blocked
 from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS
 
 INPUTS = "arrays"
 
-#: Elements per chunk of a parallel reduction (128 KiB of float64).
-CHUNK = 16384
-#: Rows (or columns) per block of a parallel 2-D reduction.
-BLOCK = 64
+#: Rows per block of a parallel column sum: each block keeps its own partial sums.
+ROWS = 256
 
 jit = numba.njit(**JIT_OPTIONS)
 pjit = numba.njit(**PARALLEL_OPTIONS)
@@ -159,48 +161,39 @@ def matmul_ikj(A, B):
 
 
 # --------------------------------------------------------------------------
-# unrolled: eight partial sums, in the source
+# unrolled: thirty-two partial sums (numba_lanes) or four rows a pass
 # --------------------------------------------------------------------------
 @jit
 def _sum_sq_range(x, lo, hi):
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    i = lo
-    while i + 8 <= hi:
-        s0 += x[i] * x[i]
-        s1 += x[i + 1] * x[i + 1]
-        s2 += x[i + 2] * x[i + 2]
-        s3 += x[i + 3] * x[i + 3]
-        s4 += x[i + 4] * x[i + 4]
-        s5 += x[i + 5] * x[i + 5]
-        s6 += x[i + 6] * x[i + 6]
-        s7 += x[i + 7] * x[i + 7]
-        i += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    while i < hi:
+    s = lane_sum_squares(x, lo, hi)
+    for i in range(hi - (hi - lo) % LANES, hi):
         s += x[i] * x[i]
-        i += 1
     return s
 
 
 @jit
-def _row_sum(A, i, m):
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    j = 0
-    while j + 8 <= m:
-        s0 += A[i, j]
-        s1 += A[i, j + 1]
-        s2 += A[i, j + 2]
-        s3 += A[i, j + 3]
-        s4 += A[i, j + 4]
-        s5 += A[i, j + 5]
-        s6 += A[i, j + 6]
-        s7 += A[i, j + 7]
-        j += 8
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-    while j < m:
-        s += A[i, j]
-        j += 1
+def _total(v):
+    """Sum of a 1-D view (a row or a column) in LANES lanes."""
+    n = v.shape[0]
+    s = lane_sum(v, 0, n)
+    for i in range(n - n % LANES, n):
+        s += v[i]
     return s
+
+
+@jit
+def _add_rows(A, lo, hi, out):
+    """out[j] += A[lo:hi, j], four rows a pass: out is read and written once per four rows."""
+    m = A.shape[1]
+    i = lo
+    while i + 4 <= hi:
+        for j in range(m):
+            out[j] += (A[i, j] + A[i + 1, j]) + (A[i + 2, j] + A[i + 3, j])
+        i += 4
+    while i < hi:
+        for j in range(m):
+            out[j] += A[i, j]
+        i += 1
 
 
 @jit
@@ -210,10 +203,17 @@ def sum_of_squares_unrolled(x):
 
 @jit
 def row_sums_unrolled(A):
-    n, m = A.shape
+    n = A.shape[0]
     out = np.empty(n)
     for i in range(n):
-        out[i] = _row_sum(A, i, m)
+        out[i] = _total(A[i])
+    return out
+
+
+@jit
+def col_sums_unrolled(A):
+    out = np.zeros(A.shape[1])
+    _add_rows(A, 0, A.shape[0], out)
     return out
 
 
@@ -229,71 +229,54 @@ def _magnitude_parallel_into(x, y, out):
 magnitude_parallel = _numpy_result(_magnitude_parallel_into)
 
 
-@pjit
+@jit
 def sum_of_squares_parallel(x):
-    n = x.shape[0]
-    chunks = (n + CHUNK - 1) // CHUNK
-    partial = np.empty(chunks)
-    for c in numba.prange(chunks):
-        partial[c] = _sum_sq_range(x, c * CHUNK, min(n, (c + 1) * CHUNK))
-    s = 0.0
-    for c in range(chunks):
-        s += partial[c]
-    return s
+    return chunked_sum(_sum_sq_range, x)
 
 
 @jit
-def _sum_sq_sin_range(x, lo, hi):
-    s = 0.0
-    for i in range(lo, hi):
-        s += x[i] * x[i] + math.sin(x[i])
-    return s
-
-
-@pjit
 def sum_sq_sin_parallel(x):
-    n = x.shape[0]
-    chunks = (n + CHUNK - 1) // CHUNK
-    partial = np.empty(chunks)
-    for c in numba.prange(chunks):
-        partial[c] = _sum_sq_sin_range(x, c * CHUNK, min(n, (c + 1) * CHUNK))
-    s = 0.0
-    for c in range(chunks):
-        s += partial[c]
-    return s
+    return chunked_sum(numba_vecmath.sum_sq_sin_range, x)
 
 
 @pjit
-def row_sums_parallel(A):
-    n, m = A.shape
-    out = np.zeros(n)
-    if A.strides[1] == A.itemsize:  # rows contiguous: one row per iteration
-        for i in numba.prange(n):
-            out[i] = _row_sum(A, i, m)
-    else:  # columns contiguous: each block of rows streams down the columns
-        for b in numba.prange((n + BLOCK - 1) // BLOCK):
-            for j in range(m):
-                for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-                    out[i] += A[i, j]
-    return out
-
-
-@pjit
-def col_sums_parallel(A):
-    n, m = A.shape
+def _column_totals_parallel(B):
+    """Column sums of B streaming along its rows: each block of ROWS rows on a thread
+    sums into its own row of partial sums, added in block order at the end."""
+    n, m = B.shape
+    blocks = (n + ROWS - 1) // ROWS
+    partial = np.zeros((blocks, m))
+    for b in numba.prange(blocks):
+        _add_rows(B, b * ROWS, min(n, (b + 1) * ROWS), partial[b])
     out = np.zeros(m)
-    if A.strides[0] == A.itemsize:  # columns contiguous: one column per iteration
-        for j in numba.prange(m):
-            s = 0.0
-            for i in range(n):
-                s += A[i, j]
-            out[j] = s
-    else:  # rows contiguous: each block of columns streams along the rows
-        for b in numba.prange((m + BLOCK - 1) // BLOCK):
-            for i in range(n):
-                for j in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
-                    out[j] += A[i, j]
+    for b in range(blocks):
+        for j in range(m):
+            out[j] += partial[b, j]
     return out
+
+
+@pjit
+def _line_totals_parallel(A):
+    """Row sums of A whose rows are contiguous: one row per iteration."""
+    n = A.shape[0]
+    out = np.empty(n)
+    for i in numba.prange(n):
+        out[i] = _total(A[i])
+    return out
+
+
+@jit
+def row_sums_parallel(A):
+    if A.strides[1] == A.itemsize:  # rows contiguous: a row per iteration
+        return _line_totals_parallel(A)
+    return _column_totals_parallel(A.T)  # columns contiguous: stream down them
+
+
+@jit
+def col_sums_parallel(A):
+    if A.strides[0] == A.itemsize:  # columns contiguous: a column per iteration
+        return _line_totals_parallel(A.T)
+    return _column_totals_parallel(A)  # rows contiguous: stream along them
 
 
 @pjit
@@ -331,6 +314,7 @@ CORES = {
     "col_sums": {
         "column_at_a_time": col_sums_column_at_a_time,
         "row_streaming": col_sums_row_streaming,
+        "unrolled": col_sums_unrolled,
         "parallel": col_sums_parallel,
     },
     "matmul": {

@@ -3,13 +3,13 @@
 Numba's ``math.sin`` is a call to scalar libm sin per element (this Numba's
 llvmlite has no SVML), so the loop cannot be vectorized.  The Cython backend
 gets libmvec's SIMD sin from GCC (kernels/backends/_cython_vecmath.pyx); to
-give Numba the same function, ``_simd_terms`` makes an intrinsic that loads
-``WIDTH`` doubles, calls libmvec's ``_ZGVeN8v_sin`` (AVX-512) or
-``_ZGVdN4v_sin`` (AVX2) on them and stores the terms.  The loop has the
-same shape as the Cython one: blocks of terms ``x*x + sin(x)`` into a buffer,
-then summed in eight lanes.  Strict IEEE options as elsewhere; libmvec's sin
-is within 4 ulp of scalar sin.  Without libmvec or AVX2 the same loop calls
-scalar sin and :func:`build_info` says so.
+give Numba the same function, the lane sums of ``numba_lanes`` take a term
+that calls libmvec's ``_ZGVeN8v_sin`` (AVX-512) on each vector of eight
+doubles, or ``_ZGVdN4v_sin`` (AVX2) on its halves.  The loop is the Cython
+one: thirty-two lanes of ``x*x + sin(x)``, fused, no buffer of terms.  Strict
+IEEE as elsewhere; libmvec's sin is within 4 ulp of scalar sin.  Without
+libmvec or AVX2 the same loop calls LLVM's sin, scalarized, and
+:func:`build_info` says so.
 """
 
 from __future__ import annotations
@@ -19,14 +19,11 @@ import math
 
 import llvmlite.binding as llvm
 import numba
-import numpy as np
 from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
+from numba.core import cgutils
 
+from kernels.backends import numba_lanes
 from kernels.backends.numba_options import JIT_OPTIONS
-
-BLOCK = 512  # terms per block, as in the Cython module
 
 
 def _libmvec() -> tuple[int, str | None, str]:
@@ -49,85 +46,68 @@ WIDTH, SIMD_SIN, STATUS = _libmvec()
 jit = numba.njit(**JIT_OPTIONS)
 
 
-def _simd_terms(with_squares: bool):
-    """An intrinsic ``f(x, i, out, j)``: out[j:j+WIDTH] = (x*x +) sin(x[i:i+WIDTH]).
-
-    One call of libmvec's SIMD sin on ``WIDTH`` doubles; the square and the
-    addition are plain vector ``fmul``/``fadd`` (no fast-math flags).
-    """
-
-    @intrinsic
-    def simd_terms(typingctx, x, i, out, j):
-        sig = types.void(x, i, out, j)
-
-        def codegen(context, builder, sig, args):
-            vector = ir.VectorType(ir.DoubleType(), WIDTH)
-            xs = context.make_array(sig.args[0])(context, builder, args[0])
-            outs = context.make_array(sig.args[2])(context, builder, args[2])
-            src = builder.bitcast(builder.gep(xs.data, [args[1]]), vector.as_pointer())
-            dst = builder.bitcast(builder.gep(outs.data, [args[3]]), vector.as_pointer())
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(vector, [vector]), SIMD_SIN)
-            v = builder.load(src, align=8)
-            term = builder.call(fn, [v])
-            if with_squares:
-                term = builder.fadd(builder.fmul(v, v), term)
-            builder.store(term, dst, align=8)
-            return context.get_dummy_value()
-
-        return sig, codegen
-
-    return simd_terms
+def _sin(builder: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """sin of one ``<8 x double>``: libmvec's SIMD sin, or LLVM's scalarized sin."""
+    vector = v.type
+    if WIDTH == vector.count:
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector, [vector]), SIMD_SIN)
+        return builder.call(fn, [v])
+    if WIDTH:  # AVX2: two calls on the halves
+        half = ir.VectorType(vector.element, WIDTH)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(half, [half]), SIMD_SIN)
+        parts = [builder.call(fn, [builder.shuffle_vector(
+            v, v, ir.Constant.literal_vector([ir.IntType(32)(k) for k in range(lo, lo + WIDTH)]))])
+            for lo in range(0, vector.count, WIDTH)]
+        return builder.shuffle_vector(parts[0], parts[1], ir.Constant.literal_vector(
+            [ir.IntType(32)(k) for k in range(vector.count)]))
+    fn = builder.module.declare_intrinsic("llvm.sin", [vector])
+    return builder.call(fn, [v])
 
 
-def _make(with_squares: bool, simd: bool):
-    simd_terms = _simd_terms(with_squares)
-
-    @jit
-    def run(x):
-        n = x.shape[0]
-        t = np.empty(BLOCK)
-        s = 0.0
-        lo = 0
-        while lo < n:
-            m = min(BLOCK, n - lo)
-            i = 0
-            if simd:
-                while i + WIDTH <= m:
-                    simd_terms(x, lo + i, t, i)
-                    i += WIDTH
-            while i < m:
-                v = x[lo + i]
-                t[i] = v * v + math.sin(v) if with_squares else math.sin(v)
-                i += 1
-            # eight lanes over the block's terms, as in the Cython module
-            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-            j = 0
-            while j + 8 <= m:
-                s0 += t[j]
-                s1 += t[j + 1]
-                s2 += t[j + 2]
-                s3 += t[j + 3]
-                s4 += t[j + 4]
-                s5 += t[j + 5]
-                s6 += t[j + 6]
-                s7 += t[j + 7]
-                j += 8
-            b = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-            while j < m:
-                b += t[j]
-                j += 1
-            s += b
-            lo += m
-        return s
-
-    return run
+def _square_plus_sin(builder: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    return builder.fadd(builder.fmul(v, v), _sin(builder, v))
 
 
-#: sum of x*x + sin(x), the sin vectorized (the `vector_sin` variant).
-sum_sq_sin_vector = _make(True, WIDTH > 0)
-#: sum of sin(x) alone, the same loop: sum_sq_sin's ceiling.
-sum_sin_vector = _make(False, WIDTH > 0)
+_lanes_sq_sin = numba_lanes.make(_square_plus_sin, calls=True)
+_lanes_sin = numba_lanes.make(_sin, calls=True)
+
+
+@jit
+def sum_sq_sin_range(x, lo, hi):
+    """sum of x*x + sin(x) over x[lo:hi]: whole lanes with the SIMD sin, then the tail."""
+    s = _lanes_sq_sin(x, lo, hi)
+    for i in range(hi - (hi - lo) % numba_lanes.LANES, hi):
+        s += x[i] * x[i] + math.sin(x[i])
+    return s
+
+
+@jit
+def sum_sq_sin_vector(x):
+    """sum of x*x + sin(x), the sin vectorized (the `vector_sin` variant)."""
+    return sum_sq_sin_range(x, 0, x.shape[0])
+
+
+@jit
+def sum_sin_range(x, lo, hi):
+    """sum of sin(x) alone over x[lo:hi], the same loop: sum_sq_sin's ceiling."""
+    s = _lanes_sin(x, lo, hi)
+    for i in range(hi - (hi - lo) % numba_lanes.LANES, hi):
+        s += math.sin(x[i])
+    return s
+
+
+@jit
+def sum_sin_vector(x):
+    """sum of sin(x) alone on one thread: sum_sq_sin's ceiling."""
+    return sum_sin_range(x, 0, x.shape[0])
+
+
+@jit
+def sum_sin_parallel(x):
+    """sum of sin(x) alone on all threads: the ceiling of sum_sq_sin's parallel variant."""
+    return numba_lanes.chunked_sum(sum_sin_range, x)
 
 
 def build_info() -> dict[str, str]:
