@@ -1,6 +1,6 @@
 """Machine ceilings: what this machine can do at best, saved with every run.
 
-Seven probes, in the group "machine ceilings", each recording
+Ten probes, in the group "machine ceilings", each recording
 ``extra_info = {measure: "ceiling", ceiling, threads, value, unit}``:
 
 - memory read bandwidth (GB/s), one thread and all cores: a compiled sum over
@@ -14,9 +14,16 @@ Seven probes, in the group "machine ceilings", each recording
 - stream add bandwidth (GB/s), one thread and all cores: ``out = x + y`` over
   arrays far larger than the last-level cache, counting 24 bytes an element,
   the traffic of ``magnitude`` (two streams read, one written);
-- sin throughput (Gelem/s), one thread: a sum of ``sin(x)`` alone with the
-  fastest sin the build has (libmvec's SIMD sin, kernels/backends/*vecmath*),
-  the faster of the numba and cython forms: ``sum_sq_sin``'s ceiling.
+- the same into a new array each call (GB/s), one thread and all cores: what
+  a kernel that returns a fresh result, as ``magnitude`` does, can reach.
+  The kernel hands out zeroed pages and zeroes them on first touch, a write
+  pass over the result that the loop cannot avoid (NumPy, as ``magnitude``,
+  asks for transparent huge pages, so the faults themselves are few);
+- sin throughput (Gelem/s), one thread and all cores: a sum of ``sin(x)``
+  alone with the fastest sin the build has (libmvec's SIMD sin,
+  kernels/backends/*vecmath*), the faster of the numba and cython forms:
+  ``sum_sq_sin``'s ceiling.  The all-cores form sums fixed chunks on every
+  thread, as the parallel variants do.
 
 The value is the best round: a ceiling is what the machine reaches, not what
 it reaches on average.  The suites limit every thread pool to one thread per
@@ -35,11 +42,13 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from bench.harness import threads_limited
 from bench.machine import cpu_caches
 
 GROUP = "machine ceilings"
 PROBES = ("read_bandwidth-1", "read_bandwidth-all", "matmul_gflops-1", "matmul_gflops-all",
-          "stream_add_bandwidth-1", "stream_add_bandwidth-all", "sin_throughput-1")
+          "stream_add_bandwidth-1", "stream_add_bandwidth-all", "stream_add_new_bandwidth-1",
+          "stream_add_new_bandwidth-all", "sin_throughput-1", "sin_throughput-all")
 SIN_N = 2**20
 MATMUL_N = 2048
 _MIN_READ_BYTES = 256 * 2**20  # at least 256 MiB ...
@@ -80,15 +89,27 @@ def add_all_cores(x, y, out):
         out[i] = x[i] + y[i]
 
 
-def _sin_loops() -> dict[str, Callable]:
+def add_new(add: Callable) -> Callable:
+    """x + y with ``add`` into a result NumPy allocates at each call."""
+
+    def run(x, y):
+        out = np.empty(x.size)
+        add(x, y, out)
+        return out
+
+    return run
+
+
+def _sin_loops(parallel: bool = False) -> dict[str, Callable]:
     from kernels.backends import numba_vecmath
 
-    loops = {"numba": numba_vecmath.sum_sin_vector}
+    name = "sum_sin_parallel" if parallel else "sum_sin_vector"
+    loops = {"numba": getattr(numba_vecmath, name)}
     try:
         from kernels.backends import _cython_vecmath
     except ImportError:
         return loops
-    loops["cython"] = _cython_vecmath.sum_sin_vector
+    loops["cython"] = getattr(_cython_vecmath, name)
     return loops
 
 
@@ -150,42 +171,31 @@ def test_ceiling(benchmark, probe, profile, request):
     if ceiling == "read_bandwidth":
         a = request.getfixturevalue("read_array")
         rounds = _rounds(profile, full=10, quick=3)
-        if scope == "1":
-            threads = 1
-            seconds = _measure(benchmark, read_one_thread, (a,), rounds)
-        else:
-            threads = min(cores, numba.config.NUMBA_NUM_THREADS)
-            before = numba.get_num_threads()
-            numba.set_num_threads(threads)
-            try:
-                seconds = _measure(benchmark, read_all_cores, (a,), rounds)
-            finally:
-                numba.set_num_threads(before)
+        threads = 1 if scope == "1" else min(cores, numba.config.NUMBA_NUM_THREADS)
+        read = read_one_thread if scope == "1" else read_all_cores
+        with threads_limited(threads):
+            seconds = _measure(benchmark, read, (a,), rounds)
         value, unit = a.nbytes / seconds / 1e9, "GB/s"
-    elif ceiling == "stream_add_bandwidth":
+    elif ceiling in ("stream_add_bandwidth", "stream_add_new_bandwidth"):
         x, y, out = request.getfixturevalue("add_arrays")
         rounds = _rounds(profile, full=10, quick=3)
-        if scope == "1":
-            threads = 1
-            seconds = _measure(benchmark, add_one_thread, (x, y, out), rounds)
-        else:
-            threads = min(cores, numba.config.NUMBA_NUM_THREADS)
-            before = numba.get_num_threads()
-            numba.set_num_threads(threads)
-            try:
-                seconds = _measure(benchmark, add_all_cores, (x, y, out), rounds)
-            finally:
-                numba.set_num_threads(before)
+        threads = 1 if scope == "1" else min(cores, numba.config.NUMBA_NUM_THREADS)
+        add = add_one_thread if scope == "1" else add_all_cores
+        func, args = (add, (x, y, out)) if ceiling == "stream_add_bandwidth" else (add_new(add),
+                                                                                   (x, y))
+        with threads_limited(threads):
+            seconds = _measure(benchmark, func, args, rounds)
         value, unit = 24 * x.size / seconds / 1e9, "GB/s"
     elif ceiling == "sin_throughput":
         x = np.random.default_rng(0).uniform(-8.0, 8.0, SIN_N)
-        loops = _sin_loops()
-        for loop in loops.values():
-            loop(x)  # compile
-        best = min(loops, key=lambda name: min(
-            _time_once(loops[name], x) for _ in range(3)))
-        threads = 1
-        seconds = _measure(benchmark, loops[best], (x,), _rounds(profile, full=20, quick=5))
+        loops = _sin_loops(parallel=scope != "1")  # imported first: its OpenMP pool is then seen
+        threads = 1 if scope == "1" else min(cores, numba.config.NUMBA_NUM_THREADS)
+        with threads_limited(threads):
+            for loop in loops.values():
+                loop(x)  # compile
+            best = min(loops, key=lambda name: min(
+                _time_once(loops[name], x) for _ in range(3)))
+            seconds = _measure(benchmark, loops[best], (x,), _rounds(profile, full=20, quick=5))
         value, unit = SIN_N / seconds / 1e9, "Gelem/s"
         benchmark.extra_info["source"] = f"{best} sum of sin"
     else:

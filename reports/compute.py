@@ -380,6 +380,9 @@ class Roof:
     ceiling: str  # the ceiling's name in the run
     unit: str
     what: str  # for labels: "read", "BLAS dgemm", ...
+    #: The same traffic into a result allocated at each call, for kernels that
+    #: return a new array: the page faults of that result are part of the work.
+    fresh: str | None = None
 
     def speed(self, t: Timing) -> float:
         if self.unit == "GFLOP/s":
@@ -395,7 +398,8 @@ class Roof:
 #: loop summing sin alone with the fastest sin the machine has.
 ROOFS = {
     "matmul": Roof("matmul_gflops", "GFLOP/s", "BLAS dgemm"),
-    "magnitude": Roof("stream_add_bandwidth", "GB/s", "x + y stream"),
+    "magnitude": Roof("stream_add_bandwidth", "GB/s", "x + y stream",
+                      fresh="stream_add_new_bandwidth"),
     "sum_sq_sin": Roof("sin_throughput", "Gelem/s", "sum of sin alone"),
 }
 READ_ROOF = Roof("read_bandwidth", "GB/s", "read")
@@ -432,10 +436,15 @@ class OfCeiling:
     value: float
     unit: str
     ceiling: Ceiling | None
+    fresh: Ceiling | None = None  # the roof's ``fresh`` ceiling, when measured
 
     @property
     def percent(self) -> float | None:
         return None if self.ceiling is None else 100.0 * self.value / self.ceiling.value
+
+    @property
+    def fresh_percent(self) -> float | None:
+        return None if self.fresh is None else 100.0 * self.value / self.fresh.value
 
 
 def of_ceiling(run: Run) -> list[OfCeiling]:
@@ -450,8 +459,9 @@ def of_ceiling(run: Run) -> list[OfCeiling]:
             if not ts:
                 continue
             big = ts[-1]
+            fresh = None if r.fresh is None else ceiling_for(run, r.fresh, big.threads)
             out.append(OfCeiling(kernel, backend, variant, big.size, r.speed(big), r.unit,
-                                 ceiling_for(run, r.ceiling, big.threads)))
+                                 ceiling_for(run, r.ceiling, big.threads), fresh))
     return out
 
 

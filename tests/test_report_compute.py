@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_report_helpers import VECTOR_SIZES, model_seconds, synthetic_run, write_run
 
-from reports import compute
+from reports import compute, tables
 from reports.load import Timing, load_run
 
 
@@ -116,6 +116,33 @@ def test_percent_of_ceiling(tmp_path):
     assert rows[("matmul", "numpy", "blas")].unit == "GFLOP/s"
     no_ceiling = load_run(write_run(tmp_path / "bare.json", synthetic_run(ceilings=False)))
     assert all(o.percent is None for o in compute.of_ceiling(no_ceiling))
+
+
+def test_magnitude_is_also_held_against_a_fresh_result(tmp_path):
+    import copy
+
+    doc = synthetic_run()
+    probe = next(b for b in doc["benchmarks"] if b["extra_info"].get("measure") == "ceiling")
+    for name, value in (("stream_add_bandwidth", 40.0), ("stream_add_new_bandwidth", 25.0)):
+        extra = copy.deepcopy(probe)
+        extra["name"] = extra["fullname"] = f"test_ceiling[{name}-1]"
+        extra["extra_info"] = {"measure": "ceiling", "ceiling": name, "threads": 1,
+                               "value": value, "unit": "GB/s"}
+        doc["benchmarks"].append(extra)
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    rows = {(o.kernel, o.backend, o.variant): o for o in compute.of_ceiling(run)}
+    mag = rows[("magnitude", "numba", "loop")]
+    t = compute.series(run, "magnitude", "numba", "loop")[-1]
+    speed = t.bytes / t.median / 1e9
+    assert mag.ceiling.name == "stream_add_bandwidth"
+    assert mag.percent == pytest.approx(100 * speed / 40.0)
+    assert mag.fresh_percent == pytest.approx(100 * speed / 25.0)
+    # Kernels that return no new array have no second roof.
+    assert rows[("sum_of_squares", "numba", "loop")].fresh_percent is None
+    table = next(t for t in tables.tables([run], [compute.analyse(run)])
+                 if t.anchor == "ceiling")
+    cell = next(r for r in table.rows if r[:2] == ["magnitude", "numba/loop"])[2]
+    assert f"{mag.fresh_percent:.0f}% of the same into a new array (25)" in cell
 
 
 def test_missing_lists_absent_backends_and_sizes(tmp_path):
