@@ -75,7 +75,9 @@ PROFILES: dict[str, Profile] = {
         # overhead are; octave steps beyond, enough to see each cache level go.
         vector_sizes=_with(*geometric_sizes(1, 4096, per_octave=2),
                            *geometric_sizes(4096, 2**24, per_octave=1), extra=(SEED_VECTOR,)),
-        sum_sizes=geometric_sizes(4, 2048, per_octave=1),
+        # Up to 4096 (128 MiB): the largest matrix must be far beyond the 32 MiB
+        # L3, or its "bandwidth" is the cache's.
+        sum_sizes=geometric_sizes(4, 4096, per_octave=1),
         matmul_sizes=(4, 8, 16, 32, 64, 128, 256, 512, SEED_MATMUL, 2048),
         max_time=0.06,
         # Rounds of at least 0.2 ms: a tiny call is timed over many iterations
@@ -128,8 +130,9 @@ class Case:
     def heavy(self) -> bool:
         """A call of a second or more: matmul from n=1000, python from 2^22 elements."""
         i = self.impl
+        elements = self.n * self.n if i.kernel in SUM_KERNELS else self.n
         return (i.kernel == "matmul" and self.n >= 1000) or (i.backend == "python"
-                                                            and self.n >= 2**22)
+                                                            and elements >= 2**22)
 
 
 def threads_for(impl: kernels.Implementation) -> tuple[int, ...]:
