@@ -112,14 +112,35 @@ def row_sums_row_at_a_time(const double[:, :] A):
     return out
 
 
+cdef inline void _add_line(const double *a, Py_ssize_t stride, Py_ssize_t m,
+                           double *out) noexcept nogil:
+    # out[j] += a[j * stride] for j < m: one line of A into the result
+    cdef Py_ssize_t j
+    for j in range(m):
+        out[j] += a[j * stride]
+
+
+cdef void _add_lines(const double *a, Py_ssize_t line, Py_ssize_t stride, Py_ssize_t count,
+                     Py_ssize_t m, double *out) noexcept nogil:
+    # out += each of `count` lines (line apart) of m elements (stride apart).
+    # Unit stride is spelled out so that the compiler sees it, as Numba sees
+    # the layout it compiles for.
+    cdef Py_ssize_t i
+    for i in range(count):
+        if stride == 1:
+            _add_line(a + i * line, 1, m, out)
+        else:
+            _add_line(a + i * line, stride, m, out)
+
+
 def row_sums_column_streaming(const double[:, :] A):
-    cdef Py_ssize_t i, j, n = A.shape[0], m = A.shape[1]
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1]
     out = np.zeros(n)
     cdef double[::1] o = out
-    with nogil:
-        for j in range(m):
-            for i in range(n):
-                o[i] += A[i, j]
+    if n and m:
+        with nogil:  # column j is a line of n elements
+            _add_lines(&A[0, 0], A.strides[1] // sizeof(double), A.strides[0] // sizeof(double),
+                       m, n, &o[0])
     return out
 
 
@@ -138,13 +159,13 @@ def col_sums_column_at_a_time(const double[:, :] A):
 
 
 def col_sums_row_streaming(const double[:, :] A):
-    cdef Py_ssize_t i, j, n = A.shape[0], m = A.shape[1]
+    cdef Py_ssize_t n = A.shape[0], m = A.shape[1]
     out = np.zeros(m)
     cdef double[::1] o = out
-    with nogil:
-        for i in range(n):
-            for j in range(m):
-                o[j] += A[i, j]
+    if n and m:
+        with nogil:  # row i is a line of m elements
+            _add_lines(&A[0, 0], A.strides[0] // sizeof(double), A.strides[1] // sizeof(double),
+                       n, m, &o[0])
     return out
 
 
