@@ -56,7 +56,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info kernels/backends/*.so kernels/backends/_cython_loops.c
+	rm -rf $(VENV) build *.egg-info kernels/backends/*.so kernels/backends/_cython_*.c
 
 # ---- report stage ----------------------------------------------------------
 # Headless Chromium for the report's browser test: Debian's chromium package,
