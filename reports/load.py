@@ -314,8 +314,23 @@ def load_run(path: str | Path) -> Run:
     return Run(path=path, machine=machine, commit=_commit(doc),
                date=str(doc.get("datetime", ""))[:19].replace("T", " "),
                cpu_count=count, caches=caches, blas=blas,
-               steady=steady, compiles=compiles, ceilings=ceilings, notes=notes,
+               steady=steady, compiles=compiles, ceilings=best_ceilings(ceilings), notes=notes,
                overheads=overheads)
+
+
+def best_ceilings(ceilings: list[Ceiling]) -> list[Ceiling]:
+    """One ceiling per name and thread count, the highest measured.
+
+    The full profile measures each ceiling before and after the kernels: on a
+    shared machine the bandwidth one can have moves over minutes, and a
+    ceiling is what the machine reached, not what it reached at one moment.
+    """
+    best: dict[tuple[str, int], Ceiling] = {}
+    for c in ceilings:
+        key = (c.name, c.threads)
+        if key not in best or c.value > best[key].value:
+            best[key] = c
+    return list(best.values())
 
 
 def label_runs(runs: list[Run]) -> list[Run]:

@@ -162,8 +162,10 @@ def machine_table(runs: list[Run]) -> Table:
         rows.append(row)
     return Table("Machine ceilings", ["ceiling", "threads", *_run_cols(runs, ["value"])],
                  rows, note="Measured by bench/bench_ceilings.py in the same run, the best "
-                 "round of each probe: compiled loops over arrays far larger than the last "
-                 "cache, A @ B in float64 through the machine's BLAS, a sum of sin alone.",
+                 "round of each probe (in the full profile, the higher of a pass before the "
+                 "kernels and one after them): the fastest of several compiled loops over "
+                 "arrays far larger than the last cache, A @ B in float64 through the "
+                 "machine's BLAS, a sum of sin alone.",
                  anchor="machine")
 
 
