@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import kernels
 from bench.harness import threads_limited
 from bench.machine import cpu_caches
-from kernels.backends.numba_lanes import LANES, chunked_sum, lane_sum
+from kernels.backends.numba_lanes import chunked_sum, sum_range
 
 GROUP = "machine ceilings"
 PROBES = ("read_bandwidth-1", "read_bandwidth-all", "matmul_gflops-1", "matmul_gflops-all",
@@ -86,22 +86,14 @@ def read_all_cores(a):
 
 
 @numba.njit(nogil=True, cache=False)
-def _lane_sum_range(a, lo, hi):
-    s = lane_sum(a, lo, hi)
-    for i in range(hi - (hi - lo) % LANES, hi):
-        s += a[i]
-    return s
-
-
-@numba.njit(nogil=True, cache=False)
 def read_lanes(a):
     """Sum of ``a`` in Numba's 32 vector lanes, one thread."""
-    return _lane_sum_range(a, 0, a.size)
+    return sum_range(a, 0, a.size)
 
 
 def read_lanes_all_cores(a):
     """The same over fixed chunks of ``a`` on all Numba's threads."""
-    return chunked_sum(_lane_sum_range, a)
+    return chunked_sum(sum_range, a)
 
 
 def _read_loops(parallel: bool) -> dict[str, Callable]:

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 
 from kernels.backends import numba_vecmath
-from kernels.backends.numba_lanes import LANES, chunked_sum, lane_sum, lane_sum_squares
+from kernels.backends.numba_lanes import chunked_sum, sum_range, sum_squares_range
 from kernels.backends.numba_matmul import matmul_blocked
 from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS
 
@@ -164,21 +164,9 @@ def matmul_ikj(A, B):
 # unrolled: thirty-two partial sums (numba_lanes) or four rows a pass
 # --------------------------------------------------------------------------
 @jit
-def _sum_sq_range(x, lo, hi):
-    s = lane_sum_squares(x, lo, hi)
-    for i in range(hi - (hi - lo) % LANES, hi):
-        s += x[i] * x[i]
-    return s
-
-
-@jit
 def _total(v):
-    """Sum of a 1-D view (a row or a column) in LANES lanes."""
-    n = v.shape[0]
-    s = lane_sum(v, 0, n)
-    for i in range(n - n % LANES, n):
-        s += v[i]
-    return s
+    """Sum of a 1-D view (a row or a column) in lanes."""
+    return sum_range(v, 0, v.shape[0])
 
 
 @jit
@@ -198,7 +186,7 @@ def _add_rows(A, lo, hi, out):
 
 @jit
 def sum_of_squares_unrolled(x):
-    return _sum_sq_range(x, 0, x.shape[0])
+    return sum_squares_range(x, 0, x.shape[0])
 
 
 @jit
@@ -231,7 +219,7 @@ magnitude_parallel = _numpy_result(_magnitude_parallel_into)
 
 @jit
 def sum_of_squares_parallel(x):
-    return chunked_sum(_sum_sq_range, x)
+    return chunked_sum(sum_squares_range, x)
 
 
 @jit

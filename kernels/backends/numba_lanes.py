@@ -29,7 +29,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from kernels.backends.numba_options import PARALLEL_OPTIONS
+from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS
 
 #: Partial sums kept by a lane reduction; lane k takes elements k, k+LANES, ...
 LANES = 32
@@ -174,10 +174,35 @@ def make(term: Term, calls: bool = False):
     return lane_sum
 
 
-#: sum of x[i] over whole lanes of [lo, hi)
-lane_sum = make(identity)
-#: sum of x[i] * x[i] over whole lanes of [lo, hi)
-lane_sum_squares = make(square)
+def range_sum(lanes, scalar):
+    """A jitted ``f(x, lo, hi)``: the sum over x[lo:hi] of ``scalar``, whose
+    vector form is the intrinsic ``lanes`` (from :func:`make`): the whole
+    lanes with it, then the tail, in order, with the jitted ``scalar``."""
+
+    @numba.njit(**JIT_OPTIONS)
+    def f(x, lo, hi):
+        s = lanes(x, lo, hi)
+        for i in range(hi - (hi - lo) % LANES, hi):
+            s += scalar(x[i])
+        return s
+
+    return f
+
+
+@numba.njit(**JIT_OPTIONS)
+def _value(v):
+    return v
+
+
+@numba.njit(**JIT_OPTIONS)
+def _square(v):
+    return v * v
+
+
+#: sum of x[i] over x[lo:hi], in lanes
+sum_range = range_sum(make(identity), _value)
+#: sum of x[i] * x[i] over x[lo:hi], in lanes
+sum_squares_range = range_sum(make(square), _square)
 
 
 @numba.njit(**PARALLEL_OPTIONS)

@@ -70,32 +70,27 @@ def _square_plus_sin(builder: ir.IRBuilder, v: ir.Value) -> ir.Value:
     return builder.fadd(builder.fmul(v, v), _sin(builder, v))
 
 
-_lanes_sq_sin = numba_lanes.make(_square_plus_sin, calls=True)
-_lanes_sin = numba_lanes.make(_sin, calls=True)
+@jit
+def _square_plus_sin_scalar(v):
+    return v * v + math.sin(v)
 
 
 @jit
-def sum_sq_sin_range(x, lo, hi):
-    """sum of x*x + sin(x) over x[lo:hi]: whole lanes with the SIMD sin, then the tail."""
-    s = _lanes_sq_sin(x, lo, hi)
-    for i in range(hi - (hi - lo) % numba_lanes.LANES, hi):
-        s += x[i] * x[i] + math.sin(x[i])
-    return s
+def _sin_scalar(v):
+    return math.sin(v)
+
+
+#: sum of x*x + sin(x) over x[lo:hi]: whole lanes with the SIMD sin, then the tail.
+sum_sq_sin_range = numba_lanes.range_sum(numba_lanes.make(_square_plus_sin, calls=True),
+                                         _square_plus_sin_scalar)
+#: sum of sin(x) alone over x[lo:hi], the same loop: sum_sq_sin's ceiling.
+sum_sin_range = numba_lanes.range_sum(numba_lanes.make(_sin, calls=True), _sin_scalar)
 
 
 @jit
 def sum_sq_sin_vector(x):
     """sum of x*x + sin(x), the sin vectorized (the `vector_sin` variant)."""
     return sum_sq_sin_range(x, 0, x.shape[0])
-
-
-@jit
-def sum_sin_range(x, lo, hi):
-    """sum of sin(x) alone over x[lo:hi], the same loop: sum_sq_sin's ceiling."""
-    s = _lanes_sin(x, lo, hi)
-    for i in range(hi - (hi - lo) % numba_lanes.LANES, hi):
-        s += math.sin(x[i])
-    return s
 
 
 @jit
