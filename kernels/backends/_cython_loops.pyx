@@ -222,9 +222,7 @@ cdef inline void _add_rows(const double *a, Py_ssize_t rs, Py_ssize_t cs, Py_ssi
             out[j] += (r[j * cs] + r[rs + j * cs]) + (r[2 * rs + j * cs] + r[3 * rs + j * cs])
         i += 4
     while i < hi:
-        r = a + i * rs
-        for j in range(m):
-            out[j] += r[j * cs]
+        _add_line(a + i * rs, cs, m, out)
         i += 1
 
 
