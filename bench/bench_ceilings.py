@@ -18,9 +18,9 @@ Ten probes, in the group "machine ceilings", each recording
   the traffic of ``magnitude`` (two streams read, one written);
 - the same into a new array each call (GB/s), one thread and all cores: what
   a kernel that returns a fresh result, as ``magnitude`` does, can reach.
-  The kernel hands out zeroed pages and zeroes them on first touch, a write
-  pass over the result that the loop cannot avoid (NumPy, as ``magnitude``,
-  asks for transparent huge pages, so the faults themselves are few);
+  The OS zeroes each fresh page when it is first written, a write pass over
+  the result that the loop cannot avoid (NumPy, as ``magnitude``, asks for
+  transparent huge pages, so the faults themselves are few);
 - sin throughput (Gelem/s), one thread and all cores: a sum of ``sin(x)``
   alone with the fastest sin the build has (libmvec's SIMD sin,
   kernels/backends/*vecmath*), on sum_sq_sin's own input at its largest
@@ -31,10 +31,10 @@ Ten probes, in the group "machine ceilings", each recording
 In the full profile every probe runs twice, first and after all the other
 benchmarks (``ceiling_pass``, bench/conftest.py): the bandwidth a shared
 machine gives moves over minutes, and the report keeps the higher of the
-two.  Where several loops can do a probe's work, each is timed five times and the
-fastest is measured (``extra_info["source"]`` names it).  The value is the
-best round: a ceiling is what the machine reaches, not what
-it reaches on average.  The suites limit every thread pool to one thread per
+two.  Where several loops can do a probe's work, each is timed five times
+and the fastest is measured (``extra_info["source"]`` names it).  The value
+is the best round: a ceiling is what the machine reaches, not what it
+reaches on average.  The suites limit every thread pool to one thread per
 test (``bench/conftest.py``); the all-cores probes lift that limit inside the
 test and put it back afterwards.
 """
