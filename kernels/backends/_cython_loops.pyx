@@ -240,12 +240,10 @@ cdef void _column_totals_parallel(const double *a, Py_ssize_t rs, Py_ssize_t cs,
                                   double *partial) noexcept nogil:
     # Each block of ROWS rows, on some thread, sums into its own row of partial
     # (zeroed, blocks x m); the rows of partial are then added in block order.
-    cdef Py_ssize_t b, j, blocks = (n + ROWS - 1) // ROWS
+    cdef Py_ssize_t b, blocks = (n + ROWS - 1) // ROWS
     for b in prange(blocks, schedule="static"):
         _column_totals(a + b * ROWS * rs, rs, cs, min(ROWS, n - b * ROWS), m, partial + b * m)
-    for b in range(blocks):
-        for j in range(m):
-            out[j] += partial[b * m + j]
+    _add_lines(partial, m, 1, blocks, m, out)
 
 
 cdef void _line_totals_parallel(const double *a, Py_ssize_t rs, Py_ssize_t n, Py_ssize_t m,

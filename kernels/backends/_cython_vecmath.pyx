@@ -75,22 +75,22 @@ cdef double _sin_terms(const double *x, Py_ssize_t n) noexcept nogil:
     return _sum_terms(x, n, False)
 
 
-def sum_sq_sin_vector(const double[::1] x):
-    """sum of x*x + sin(x), the sin vectorized."""
+cdef double _serial(range_sum f, const double[::1] x):
     cdef double s = 0.0
     if x.shape[0]:
         with nogil:
-            s = _sq_sin_terms(&x[0], x.shape[0])
+            s = f(&x[0], x.shape[0])
     return s
+
+
+def sum_sq_sin_vector(const double[::1] x):
+    """sum of x*x + sin(x), the sin vectorized."""
+    return _serial(_sq_sin_terms, x)
 
 
 def sum_sin_vector(const double[::1] x):
     """sum of sin(x) alone, the same loop: sum_sq_sin's ceiling."""
-    cdef double s = 0.0
-    if x.shape[0]:
-        with nogil:
-            s = _sin_terms(&x[0], x.shape[0])
-    return s
+    return _serial(_sin_terms, x)
 
 
 cdef double _parallel(range_sum f, const double[::1] x):

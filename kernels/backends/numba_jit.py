@@ -236,11 +236,7 @@ def _column_totals_parallel(B):
     partial = np.zeros((blocks, m))
     for b in numba.prange(blocks):
         _add_rows(B, b * ROWS, min(n, (b + 1) * ROWS), partial[b])
-    out = np.zeros(m)
-    for b in range(blocks):
-        for j in range(m):
-            out[j] += partial[b, j]
-    return out
+    return col_sums_row_streaming(partial)  # the blocks' sums, added in order
 
 
 @pjit
