@@ -12,6 +12,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from kernels import simd
+
+    try:
+        simd.requested()
+    except simd.SimdSettingError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Under --benchmark-only, drop the unit tests instead of listing each as skipped.
@@ -27,3 +36,29 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     from bench.machine import machine_record
 
     machine_info.update(machine_record())
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Which SIMD paths of the sin variants this session executed (tests/test_simd_paths.py)."""
+    import re
+
+    from kernels import simd
+
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            found = re.search(r"simd-(\w+)", getattr(report, "nodeid", ""))
+            if found and getattr(report, "when", "call") in ("call", "setup"):
+                if outcome == "passed" and report.when != "call":
+                    continue
+                per = counts.setdefault(found.group(1), {})
+                per[outcome] = per.get(outcome, 0) + 1
+    if not counts:
+        return
+    terminalreporter.section("SIMD paths")
+    for path in simd.PATHS:
+        per = counts.get(path, {})
+        said = ", ".join(f"{n} {o}" for o, n in per.items()) or "no tests"
+        why = simd.why_not(path)
+        terminalreporter.write_line(f"{path:<7} {said}" + (f" (cannot run here: {why})"
+                                                          if why else ""))

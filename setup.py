@@ -36,7 +36,9 @@ MARCH = os.environ.get("VECBENCH_MARCH", "native")
 OPTIONAL_FLAGS = [f"-march={MARCH}"] if MARCH else []
 # OpenMP for the parallel (prange) variants.  A compiler without it builds the
 # same code serially; the extension records which happened.
+# VECBENCH_OPENMP=0 at install time builds without it (the matrix's no-OpenMP leg).
 OPENMP_FLAG = "-fopenmp"
+OPENMP_WANTED = os.environ.get("VECBENCH_OPENMP", "1").strip() not in ("0", "no", "off")
 OPENMP_PROBE = """
 #include <omp.h>
 int main(void) {
@@ -48,17 +50,19 @@ int main(void) {
 """
 
 
-# glibc's libmvec: vectorized sin for the `vector_sin` variant.  Declaring sin
-# with the simd attribute (as glibc's own headers do only under -ffast-math)
-# lets the vectorizer call its SIMD clones under the strict flags above; the
-# clones differ from scalar sin by at most 4 ulp.
+# glibc's libmvec: the vectorized sin of the `vector_sin` and `parallel`
+# sum_sq_sin variants (kernels/backends/_cython_vecmath.pyx calls its
+# functions explicitly, each path in a function of its own target, chosen at
+# run time).  Linked when this probe links; otherwise only the scalar path
+# is compiled.
 LIBMVEC_PROBE = """
-__attribute__((__simd__("notinbranch"))) extern double sin(double);
-double x[64], y[64];
-int main(void) {
-    for (int i = 0; i < 64; i++) y[i] = sin(x[i]);
-    return (int)y[3];
+#include <immintrin.h>
+__attribute__((target("avx2"))) extern __m256d _ZGVdN4v_sin(__m256d);
+__attribute__((target("avx2"))) static double probe(double v) {
+    __m256d r = _ZGVdN4v_sin(_mm256_set1_pd(v));
+    return _mm256_cvtsd_f64(r);
 }
+int main(int argc, char **argv) { return probe((double)argc) > 2.0; }
 """
 VECMATH_EXTENSION = "kernels.backends._cython_vecmath"
 
@@ -88,7 +92,11 @@ class BuildExt(build_ext):
 
     def build_extensions(self) -> None:
         flags = REQUIRED_FLAGS + [f for f in OPTIONAL_FLAGS if self._accepts(f)]
-        openmp = self._accepts(OPENMP_FLAG, OPENMP_PROBE, link=True)
+        if not OPENMP_WANTED:
+            openmp, openmp_why = False, "disabled by VECBENCH_OPENMP=0 at build time"
+        else:
+            openmp = self._accepts(OPENMP_FLAG, OPENMP_PROBE, link=True)
+            openmp_why = "built with -fopenmp" if openmp else "the compiler refused -fopenmp"
         if openmp:
             flags.append(OPENMP_FLAG)
         libmvec = self._accepts("-O3", LIBMVEC_PROBE, link=True, libraries=("mvec", "m"))
@@ -100,6 +108,7 @@ class BuildExt(build_ext):
                 ext.libraries += ["mvec", "m"]
             ext.define_macros += [
                 ("VECBENCH_OPENMP", "1" if openmp else "0"),
+                ("VECBENCH_OPENMP_WHY", _c_string(openmp_why)),
                 ("VECBENCH_LIBMVEC", "1" if libmvec else "0"),
                 ("VECBENCH_CFLAGS", _c_string(" ".join(flags))),
                 ("VECBENCH_COMPILE_COMMAND", _c_string(command)),

@@ -44,6 +44,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numba
 import numpy as np
@@ -53,6 +54,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import kernels
 from bench.harness import threads_limited
 from bench.machine import cpu_caches
+from kernels import simd
 from kernels.backends.numba_lanes import chunked_sum, sum_range
 
 GROUP = "machine ceilings"
@@ -135,15 +137,22 @@ def add_new(add: Callable) -> Callable:
 
 
 def _sin_loops(parallel: bool = False) -> dict[str, Callable]:
+    """The sum-of-sin loops on this process's SIMD path (kernels.simd), of the backends
+    that can run it; none when the path cannot run here (the probe then skips)."""
     from kernels.backends import numba_vecmath
 
+    path = simd.selected()
     name = "sum_sin_parallel" if parallel else "sum_sin_vector"
-    loops = {"numba sum of sin": getattr(numba_vecmath, name)}
+    loops = {}
+    if simd.why_not(path) is None:
+        loops["numba sum of sin"] = getattr(numba_vecmath.loops(path), name)
     try:
         from kernels.backends import _cython_vecmath
     except ImportError:
         return loops
-    loops["cython sum of sin"] = getattr(_cython_vecmath, name)
+    if _cython_vecmath.why_not(path) is None:
+        loops["cython sum of sin"] = partial(getattr(_cython_vecmath, name),
+                                             path=_cython_vecmath.PATHS.index(path))
     return loops
 
 
@@ -235,11 +244,14 @@ def test_ceiling(benchmark, probe, ceiling_pass, profile, request):
     elif ceiling == "sin_throughput":
         x = request.getfixturevalue("sin_input")
         loops = _sin_loops(parallel=scope != "1")
+        if not loops:
+            pytest.skip(f"no sin loop can run on SIMD path {simd.selected()}: "
+                        f"{simd.why_not(simd.selected())}")
         with threads_limited(threads):
             best = _fastest(loops, (x,))
             seconds = _measure(benchmark, loops[best], (x,), _rounds(profile, full=10, quick=3))
         value, unit = x.size / seconds / 1e9, "Gelem/s"
-        benchmark.extra_info["source"] = best
+        benchmark.extra_info.update({"source": best, "simd_path": simd.selected()})
     else:
         A, B = request.getfixturevalue("matmul_inputs")
         rounds = _rounds(profile, full=3, quick=2)

@@ -6,6 +6,7 @@ from bench import harness
 
 
 def test_kernel(benchmark, case, profile):
+    harness.skip_unavailable(case)
     harness.skip_over_budget(case, profile)
     harness.check_once(case, profile)  # also compiles Numba's code before any timing
     args = harness.prepared_inputs(case.impl, case.n, case.layout)

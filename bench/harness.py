@@ -143,6 +143,13 @@ def estimate_seconds(case: Case) -> float:
     return seconds * _work(impl.kernel, case.n) / _work(impl.kernel, m)
 
 
+def skip_unavailable(case: Case) -> None:
+    """``pytest.skip`` an implementation that is not what its name says on this machine."""
+    impl = case.impl
+    if impl.unavailable is not None:
+        pytest.skip(f"{impl.label} {impl.kernel}: unavailable here: {impl.unavailable}")
+
+
 def skip_over_budget(case: Case, profile: Profile) -> None:
     """``pytest.skip`` a case whose one call would exceed the profile's budget."""
     estimate = estimate_seconds(case)
@@ -252,6 +259,8 @@ def extra_info(case: Case, args: tuple[Any, ...]) -> dict[str, Any]:
         "bytes": spec.bytes_moved(n),
         "flops": spec.flops(n),
     }
+    if impl.path is not None:
+        info["simd_path"] = impl.path
     if MEMORY_SIZES.get(impl.kernel) == n:
         info["input_bytes_per_element"] = bytes_per_element(args)
         info["peak_extra_bytes"] = peak_extra_bytes(impl, args)

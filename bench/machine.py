@@ -47,17 +47,33 @@ def simd_features() -> list[str]:
     return [f for f in SIMD_FLAGS if f in flags]
 
 
+def _path(row: Any) -> str | None:
+    import kernels
+
+    if kernels.backend_error(row.backend) is not None:
+        return None
+    return kernels.implementation(row.kernel, row.backend, row.variant).path
+
+
 def machine_record() -> dict[str, Any]:
     """Libraries, BLAS, SIMD, caches and compile flags, for ``machine_info``."""
     import llvmlite.binding as llvm
 
     import kernels
-    from kernels import about
+    from kernels import about, simd
 
     return {
         "vecbench": {
             "libraries": about.library_versions(),
             "build": kernels.build_info(),
+            "simd_path": simd.record(),
+            # Every implementation: its SIMD path where it has one, and why it
+            # could not be measured here where it could not.
+            "implementations": [
+                {"kernel": r.kernel, "backend": r.backend, "variant": r.variant,
+                 "path": _path(r), "unavailable": r.error}
+                for r in kernels.available()
+            ],
             "blas": about.blas_info(),
             "cpu_count": os.cpu_count(),
             "llvm_host_cpu": llvm.get_host_cpu_name(),

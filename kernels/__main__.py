@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kernels import about, registry
+from kernels import about, registry, simd
 from kernels.specs import SPECS
 
 CHECK_SIZES = {"vectors": (0, 1, 2, 7, 1001), "matrices": (0, 1, 2, 7, 33)}
@@ -39,29 +39,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--require-all", action="store_true",
                         help="exit 1 also when a backend is unavailable")
     args = parser.parse_args(argv)
+    try:
+        simd.requested()
+    except simd.SimdSettingError as exc:
+        print(f"python -m kernels: error: {exc}", file=sys.stderr)
+        return 2
 
     rows = registry.available()
-    header = ("kernel", "backend", "variant", "available", "agrees with reference")
+    header = ("kernel", "backend", "variant", "SIMD path", "available", "agrees with reference")
     table = []
     disagreements = unavailable = 0
     for row in rows:
-        if not row.ok:
+        if registry.backend_error(row.backend) is not None:
             unavailable += 1
-            table.append((row.kernel, row.backend, row.variant, "no", f"-- {row.error}"))
+            table.append((row.kernel, row.backend, row.variant, "", "no", f"-- {row.error}"))
             continue
-        problem = check(registry.implementation(row.kernel, row.backend, row.variant))
+        impl = registry.implementation(row.kernel, row.backend, row.variant)
+        unavailable += not row.ok
+        problem = check(impl) if impl.runnable else None
         disagreements += problem is not None
-        table.append((row.kernel, row.backend, row.variant, "yes",
-                      "yes" if problem is None else f"NO: {problem}"))
-    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(4)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False)) + "  " + header[4])
-    for r in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[4])
+        agrees = ("not run" if not impl.runnable else "yes" if problem is None
+                  else f"NO: {problem}")
+        table.append((row.kernel, row.backend, row.variant, impl.path or "",
+                      "yes" if row.ok else f"no: {row.error}", agrees))
+    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header) - 1)]
+    for r in [header, *table]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     sizes = ", ".join(f"{k} n={v}" for k, v in CHECK_SIZES.items())
     print(f"\nchecked at {sizes}, in every layout each kernel takes")
 
     for problem in registry.missing():
         print(f"incomplete: {problem}")
+    record = simd.record()
+    print(f"\nSIMD path: {record['path']} ({record['setting']}); "
+          + "; ".join(f"{p}: {why}" for p, why in record["paths"].items()))
     print("\nbuild:")
     for backend, info in registry.build_info().items():
         for key, value in info.items():

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from kernels import simd
 from kernels.specs import SPECS, KernelSpec, spec
 
 
@@ -55,6 +56,14 @@ class Implementation:
     core: Callable[..., Any]
     inputs: str  # "arrays" or "lists"
     default: bool
+    #: The SIMD path (kernels.simd) of an implementation whose machine code
+    #: depends on it; None for the others.
+    path: str | None = None
+    #: Why this implementation is not what its name says here (the benchmarks
+    #: skip it and the report lists it), or None.  It may still run: only
+    #: when :attr:`runnable` is False does calling it raise.
+    unavailable: str | None = None
+    runnable: bool = True
 
     @property
     def spec(self) -> KernelSpec:
@@ -113,22 +122,56 @@ def _load(backend: str) -> tuple[ModuleType | None, str | None]:
         return None, last
 
 
+def _cannot_run(reason: str) -> Callable[..., Any]:
+    def refuse(*args: Any) -> Any:
+        raise RuntimeError(f"cannot run on this machine: {reason}")
+
+    return refuse
+
+
+def _scalar_reason(backend_why: Callable[[str], str | None], chosen: bool) -> str:
+    if chosen:
+        cause = "chosen by the caller"
+    elif simd.requested() == "scalar":
+        cause = f"forced by {simd.ENV}=scalar"
+    else:
+        cause = "; ".join(filter(None, map(backend_why, simd.PATHS[:-1])))
+    return (f"needs libmvec's SIMD sin; on the scalar path ({cause}) it calls libm's sin "
+            f"one double at a time")
+
+
 @cache
-def _implementations(backend: str) -> dict[tuple[str, str], Implementation]:
+def _implementations(backend: str, path: str | None = None
+                     ) -> dict[tuple[str, str], Implementation]:
     module, _ = _load(backend)
     if module is None:
         return {}
     lists = module.INPUTS == "lists"
+    lacking = getattr(module, "UNAVAILABLE", {})
     found = {}
     for kernel, variants in module.CORES.items():
         if kernel not in SPECS:
             continue  # reported by missing()
         kspec = SPECS[kernel]
         for i, (variant, core) in enumerate(variants.items()):
+            on_path = unavailable = None
+            runnable = True
+            if isinstance(core, simd.ByPath):
+                on_path = path or simd.selected()
+                unavailable = core.why_not(on_path)
+                runnable = unavailable is None
+                if not runnable:
+                    core = _cannot_run(unavailable)
+                else:
+                    if core.vector_only and on_path == "scalar":
+                        unavailable = _scalar_reason(core.why_not, path is not None)
+                    core = core.build(on_path)
+            unavailable = unavailable or lacking.get((kernel, variant))
             found[kernel, variant] = Implementation(
                 kernel=kernel, backend=backend, variant=variant,
                 func=_wrap(kspec, backend, variant, core, lists),
                 core=core, inputs=module.INPUTS, default=i == 0,
+                path=on_path, unavailable=unavailable, runnable=runnable,
             )
     return found
 
@@ -157,8 +200,13 @@ def variants(kernel: str, backend: str) -> tuple[str, ...]:
     return tuple(v for k, v in _implementations(backend) if k == kernel)
 
 
-def implementation(kernel: str, backend: str, variant: str | None = None) -> Implementation:
+def implementation(kernel: str, backend: str, variant: str | None = None,
+                   path: str | None = None) -> Implementation:
     """The :class:`Implementation` of (kernel, backend, variant).
+
+    ``path`` chooses the SIMD path (kernels.simd) of an implementation that
+    has several; None is this process's (``VECBENCH_SIMD``, else the widest
+    this machine runs).  Implementations without paths ignore it.
 
     Raises
     ------
@@ -176,7 +224,9 @@ def implementation(kernel: str, backend: str, variant: str | None = None) -> Imp
             f"{kernel!r} has no variant {variant!r} in backend {backend!r}; "
             f"known: {', '.join(names)}"
         )
-    return _implementations(backend)[kernel, chosen]
+    if path is not None and path not in simd.PATHS:
+        raise KeyError(f"unknown SIMD path {path!r}; known: {', '.join(simd.PATHS)}")
+    return _implementations(backend, path)[kernel, chosen]
 
 
 def get(kernel: str, backend: str, variant: str | None = None) -> Callable[..., Any]:
@@ -201,7 +251,11 @@ def get(kernel: str, backend: str, variant: str | None = None) -> Callable[..., 
 
 
 def implementations() -> list[Implementation]:
-    """Every available implementation, in kernel, backend, variant order."""
+    """Every implementation of the importable backends, in kernel, backend, variant order.
+
+    Those that are not what their name says here carry the reason in
+    ``unavailable``; those that cannot run here at all have ``runnable`` False.
+    """
     out = []
     for kernel in SPECS:
         for backend in BACKENDS:
@@ -211,9 +265,11 @@ def implementations() -> list[Implementation]:
 
 
 def available() -> list[Availability]:
-    """Every (kernel, backend, variant), with the import error of those that cannot be used.
+    """Every (kernel, backend, variant), with the reason of those that cannot be used.
 
-    For an unavailable loop backend the variants listed are the spec's loop
+    The reason is the backend's import error, or what this machine or build
+    lacks for the variant (libmvec, a CPU feature, OpenMP).  For an
+    unavailable loop backend the variants listed are the spec's loop
     variants; for other unavailable backends the variant is ``"?"``.
     """
     rows = []
@@ -221,7 +277,8 @@ def available() -> list[Availability]:
         for backend, line in BACKENDS.items():
             error = backend_error(backend)
             if error is None:
-                rows.extend(Availability(kernel, backend, v) for v in variants(kernel, backend))
+                rows.extend(Availability(kernel, backend, v, i.unavailable)
+                            for (k, v), i in _implementations(backend).items() if k == kernel)
             else:
                 names = kspec.loop_variants if line.loops else ("?",)
                 rows.extend(Availability(kernel, backend, v, error) for v in names)

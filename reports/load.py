@@ -111,6 +111,11 @@ class Run:
     notes: list[str] = field(default_factory=list)
     label: str = ""  # set by :func:`label_runs`
     overheads: list[Overhead] = field(default_factory=list)
+    #: (kernel, backend, variant, reason): what the machine or build lacked
+    #: for an implementation, recorded with the run (bench/machine.py).
+    unavailable: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: The SIMD path of the sin variants (kernels.simd), as recorded.
+    simd_path: str = "not recorded"
 
     @property
     def kernels(self) -> list[str]:
@@ -245,6 +250,30 @@ def _machine(doc: dict[str, Any]) -> tuple[str, int | None, dict[str, int], str]
     return machine, (int(count) if count else None), caches, blas or "unknown"
 
 
+def _unavailable(path: Path, doc: dict[str, Any]) -> tuple[list[tuple[str, str, str, str]], str]:
+    """The implementations the run's machine record lists as unavailable, and the SIMD path."""
+    info = doc.get("machine_info") if isinstance(doc.get("machine_info"), dict) else {}
+    extra = info.get("vecbench") if isinstance(info.get("vecbench"), dict) else {}
+    rows = extra.get("implementations", [])
+    if not isinstance(rows, list):
+        raise ReportError(f"{path}: machine_info.vecbench.implementations is a "
+                          f"{type(rows).__name__}, expected a list")
+    out = []
+    for i, row in enumerate(rows):
+        keys = ("kernel", "backend", "variant")
+        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in keys):
+            raise ReportError(f"{path}: machine_info.vecbench.implementations[{i}] needs "
+                              f"kernel, backend and variant as strings")
+        reason = row.get("unavailable")
+        if reason is not None:
+            out.append((row["kernel"], row["backend"], row["variant"], str(reason)))
+    simd = extra.get("simd_path") if isinstance(extra.get("simd_path"), dict) else {}
+    path_taken = simd.get("path")
+    simd_path = (f"{path_taken} ({simd.get('setting', '?')})" if isinstance(path_taken, str)
+                 else "not recorded")
+    return out, simd_path
+
+
 def _commit(doc: dict[str, Any]) -> str:
     info = doc.get("commit_info") if isinstance(doc.get("commit_info"), dict) else {}
     commit = str(info.get("id") or "no commit")[:8]
@@ -307,6 +336,7 @@ def load_run(path: str | Path) -> Run:
                           f"(no benchmark has extra_info with kernel, backend and size)")
 
     machine, count, caches, blas = _machine(doc)
+    unavailable, simd_path = _unavailable(path, doc)
     notes = []
     if not any(t.data for t in steady):
         notes.append("per-round times were not saved (--benchmark-save-data): "
@@ -315,7 +345,7 @@ def load_run(path: str | Path) -> Run:
                date=str(doc.get("datetime", ""))[:19].replace("T", " "),
                cpu_count=count, caches=caches, blas=blas,
                steady=steady, compiles=compiles, ceilings=best_ceilings(ceilings), notes=notes,
-               overheads=overheads)
+               overheads=overheads, unavailable=unavailable, simd_path=simd_path)
 
 
 def best_ceilings(ceilings: list[Ceiling]) -> list[Ceiling]:

@@ -35,8 +35,10 @@ def runs_table(runs: list[Run]) -> Table:
     rows = []
     for i, run in enumerate(runs, 1):
         caches = ", ".join(f"{k} {fmt_bytes(v)}" for k, v in run.caches.items()) or "unknown"
-        rows.append([str(i), run.machine, run.commit, run.date, run.blas, caches, run.path.name])
-    return Table("Runs", ["run", "machine", "commit", "date (UTC)", "BLAS", "caches", "file"],
+        rows.append([str(i), run.machine, run.commit, run.date, run.blas, run.simd_path, caches,
+                     run.path.name])
+    return Table("Runs", ["run", "machine", "commit", "date (UTC)", "BLAS", "SIMD path of sin",
+                          "caches", "file"],
                  rows, anchor="runs")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import kernels
 from bench import bench_ceilings, grid, harness, machine
+from kernels import simd
 from kernels.registry import Implementation
 
 
@@ -71,6 +72,24 @@ def test_check_once_fails_a_wrong_implementation():
     harness.check_once(grid.Case(right, 1000, "C"))
 
 
+def test_an_unavailable_implementation_is_skipped_with_its_reason():
+    import dataclasses
+
+    impl = dataclasses.replace(_impl("sum_of_squares", lambda x: float(np.sum(x * x))),
+                               unavailable="built without OpenMP")
+    with pytest.raises(pytest.skip.Exception, match="unavailable here: built without OpenMP"):
+        harness.skip_unavailable(grid.Case(impl, 1000, "C"))
+    harness.skip_unavailable(grid.Case(_impl("sum_of_squares", np.sum), 1000, "C"))
+
+
+def test_an_implementation_that_raises_fails_not_skips():
+    def broken(x):
+        raise ZeroDivisionError("inside the kernel")
+
+    with pytest.raises(ZeroDivisionError):
+        harness.check_once(grid.Case(_impl("sum_of_squares", broken), 1000, "C"))
+
+
 def test_budget_skip_names_the_estimate(monkeypatch):
     impl = _impl("matmul", lambda A, B: A @ B, variant="slow")
     case = grid.Case(impl, 1000, "C")
@@ -120,6 +139,10 @@ def test_machine_record():
     assert set(machine.simd_features()) <= set(machine.SIMD_FLAGS)
     record = machine.machine_record()["vecbench"]
     assert "-O3" in record["build"]["cython"]["cflags"]
+    assert record["simd_path"]["path"] in simd.runnable()
+    rows = {(r["kernel"], r["backend"], r["variant"]): r for r in record["implementations"]}
+    assert rows["sum_sq_sin", "cython", "vector_sin"]["path"] == simd.selected()
+    assert rows["magnitude", "numpy", "vectorized"]["path"] is None
     assert record["libraries"]["numpy"] == np.__version__
 
 

@@ -56,7 +56,9 @@ def test_unimportable_backend_is_reported_and_skipped(fake_backend):
 
 def test_available_lists_every_implementation():
     rows = kernels.available()
-    assert all(r.ok for r in rows), [r for r in rows if not r.ok]
+    # Only what a machine or build can lack: OpenMP, libmvec, a CPU feature.
+    lacking = [r for r in rows if not r.ok]
+    assert all(r.variant in ("parallel", "vector_sin") for r in lacking), lacking
     keys = {(r.kernel, r.backend, r.variant) for r in rows}
     assert keys == {(i.kernel, i.backend, i.variant) for i in kernels.implementations()}
     for kernel in kernels.KERNELS:

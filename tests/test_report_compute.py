@@ -156,6 +156,34 @@ def test_missing_lists_absent_backends_and_sizes(tmp_path):
     assert "machine ceilings: not measured" in text
 
 
+def test_missing_lists_what_the_machine_lacked_with_the_reason(tmp_path):
+    doc = synthetic_run()
+    doc["machine_info"].setdefault("vecbench", {}).update({
+        "simd_path": {"path": "avx2", "setting": "VECBENCH_SIMD=avx2"},
+        "implementations": [
+            {"kernel": "sum_sq_sin", "backend": "cython", "variant": "vector_sin",
+             "path": "scalar", "unavailable": "needs libmvec's SIMD sin"},
+            {"kernel": "magnitude", "backend": "numba", "variant": "loop", "path": None,
+             "unavailable": None},
+        ]})
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    text = "\n".join(compute.missing(run))
+    assert ("sum_sq_sin cython/vector_sin: unavailable on this machine: needs libmvec's SIMD sin"
+            in text)
+    assert "magnitude numba/loop" not in text
+    assert run.simd_path == "avx2 (VECBENCH_SIMD=avx2)"
+    assert "avx2 (VECBENCH_SIMD=avx2)" in tables.runs_table([run]).rows[0]
+
+
+def test_a_malformed_implementations_record_is_one_line(tmp_path):
+    from reports.load import ReportError
+
+    doc = synthetic_run()
+    doc["machine_info"].setdefault("vecbench", {})["implementations"] = [{"kernel": 3}]
+    with pytest.raises(ReportError, match=r"implementations\[0\] needs kernel"):
+        load_run(write_run(tmp_path / "run.json", doc))
+
+
 def test_split_threads_makes_one_implementation_per_thread_count(tmp_path):
     run = load_run(write_run(tmp_path / "run.json", synthetic_run(parallel=True)))
     assert len(compute.series(run, "matmul", "numpy", "blas")) == 10  # 5 sizes x 2 counts

@@ -107,14 +107,4 @@ def test_parallel_column_sums_add_blocks_in_order(backend):
     assert got.tolist() == expected.tolist()
 
 
-@pytest.mark.parametrize("n", (0, 1, 33, 511, 512, 513, 5000, 2 * CHUNK + 3))
-@pytest.mark.parametrize("variant", ["vector_sin", "parallel"])
-def test_vector_sin_gives_the_same_bits_in_both_backends(n, variant):
-    # Both call libmvec's SIMD sin in the same order; without it (scalar sin in
-    # one backend and LLVM's in the other) bit equality is not promised.
-    status = [kernels.registry.build_info()[b].get("vector_sin", "") for b in COMPILED]
-    if not all(s.startswith("libmvec") for s in status):
-        pytest.skip(f"vector sin not from libmvec in both backends: {status}")
-    x = _vector(n)
-    got = [kernels.get("sum_sq_sin", b, variant)(x) for b in COMPILED]
-    assert got[0] == got[1]
+# The vector sin variants, path by path: tests/test_simd_paths.py.

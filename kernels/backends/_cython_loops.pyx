@@ -26,6 +26,9 @@ cdef extern from *:
     #ifndef VECBENCH_OPENMP
     #define VECBENCH_OPENMP 0
     #endif
+    #ifndef VECBENCH_OPENMP_WHY
+    #define VECBENCH_OPENMP_WHY "unknown"
+    #endif
     #if VECBENCH_OPENMP
     #include <omp.h>
     static int vecbench_max_threads(void) { return omp_get_max_threads(); }
@@ -50,14 +53,20 @@ cdef extern from *:
     const char *VECBENCH_CYTHON_VERSION
     const char *VECBENCH_COMPILER
     int VECBENCH_OPENMP
+    const char *VECBENCH_OPENMP_WHY
     int vecbench_max_threads() nogil
+
+
+#: Whether the parallel (prange) loops were built with OpenMP; if not, why not.
+OPENMP = bool(VECBENCH_OPENMP)
+OPENMP_WHY = VECBENCH_OPENMP_WHY.decode()
 
 
 def build_info():
     """The flags, compiler, Cython version and OpenMP support of this build."""
     return {
         "openmp": (f"yes, {vecbench_max_threads()} threads by default" if VECBENCH_OPENMP
-                   else "no: the compiler refused -fopenmp; parallel variants run serially"),
+                   else f"no ({OPENMP_WHY}): parallel variants run serially"),
         "cflags": VECBENCH_CFLAGS.decode(),
         "compile_command": VECBENCH_COMPILE_COMMAND.decode(),
         "compiler": VECBENCH_COMPILER.decode(),

@@ -7,12 +7,23 @@ unavailable with that error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
+from kernels import simd
 from kernels.backends import _cython_loops as ext
 from kernels.backends import _cython_matmul
 from kernels.backends import _cython_vecmath as vecmath
 
 INPUTS = "arrays"
 empty = ext.empty
+
+
+def sin_loop(name: str) -> Callable[[str], Callable[..., float]]:
+    """``path -> f(x)``: the vecmath function ``name`` on one SIMD path (kernels.simd)."""
+    function = getattr(vecmath, name)
+    return lambda path: partial(function, path=vecmath.PATHS.index(path))
+
 
 CORES = {
     "magnitude": {"loop": ext.magnitude, "parallel": ext.magnitude_parallel},
@@ -41,9 +52,17 @@ CORES = {
     },
     "sum_sq_sin": {
         "loop": ext.sum_sq_sin,
-        "parallel": vecmath.sum_sq_sin_parallel,
-        "vector_sin": vecmath.sum_sq_sin_vector,
+        "parallel": simd.ByPath(sin_loop("sum_sq_sin_parallel"), vecmath.why_not),
+        "vector_sin": simd.ByPath(sin_loop("sum_sq_sin_vector"), vecmath.why_not,
+                                  vector_only=True),
     },
+}
+
+#: Variants that cannot be what their name says in this build, and why.
+UNAVAILABLE = {} if ext.OPENMP else {
+    (kernel, "parallel"): f"the extension was built without OpenMP ({ext.OPENMP_WHY}): "
+                          "the parallel variant would run serially"
+    for kernel, variants in CORES.items() if "parallel" in variants
 }
 
 

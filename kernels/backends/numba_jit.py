@@ -222,11 +222,6 @@ def sum_of_squares_parallel(x):
     return chunked_sum(sum_squares_range, x)
 
 
-@jit
-def sum_sq_sin_parallel(x):
-    return chunked_sum(numba_vecmath.sum_sq_sin_range, x)
-
-
 @pjit
 def _column_totals_parallel(B):
     """Column sums of B streaming along its rows: each block of ROWS rows on a thread
@@ -309,8 +304,8 @@ CORES = {
     },
     "sum_sq_sin": {
         "loop": sum_sq_sin,
-        "parallel": sum_sq_sin_parallel,
-        "vector_sin": numba_vecmath.sum_sq_sin_vector,
+        "parallel": numba_vecmath.PARALLEL,
+        "vector_sin": numba_vecmath.VECTOR_SIN,
     },
 }
 
