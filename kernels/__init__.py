@@ -8,12 +8,15 @@ available()
     Every (kernel, backend, variant) with its availability or import error.
 spec(kernel) / SPECS
     Inputs, reference result, work model and size ladder of each kernel.
-implementation(kernel, backend, variant=None) / implementations()
-    The full records, with bare cores and input preparation.
+implementation(kernel, backend, variant=None, path=None) / implementations()
+    The full records, with bare cores, input preparation, SIMD path and availability.
+simd
+    The SIMD paths of the sin variants and the ``VECBENCH_SIMD`` setting.
 """
 
 from __future__ import annotations
 
+from kernels import simd
 from kernels.registry import (
     BACKENDS,
     Availability,
@@ -49,6 +52,7 @@ __all__ = [
     "implementation",
     "implementations",
     "missing",
+    "simd",
     "spec",
     "variants",
 ]
