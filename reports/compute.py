@@ -502,7 +502,7 @@ def missing(run: Run) -> list[str]:
                     where = f" ({layout} order)" if len(layouts) > 1 else ""
                     lines.append(f"{kernel} {backend}/{variant}{where}: not run at "
                                  f"n={', '.join(fmt_size(n) for n in gone)}")
-    lines.extend(f"{kernel} {backend}/{variant}: unavailable on this machine: {reason}"
+    lines.extend(f"{kernel} {backend}/{variant}: unavailable in this run: {reason}"
                  for kernel, backend, variant, reason in run.unavailable)
     if not run.ceilings:
         lines.append("machine ceilings: not measured in this run (no bench_ceilings results); "

@@ -168,7 +168,7 @@ def test_missing_lists_what_the_machine_lacked_with_the_reason(tmp_path):
         ]})
     run = load_run(write_run(tmp_path / "run.json", doc))
     text = "\n".join(compute.missing(run))
-    assert ("sum_sq_sin cython/vector_sin: unavailable on this machine: needs libmvec's SIMD sin"
+    assert ("sum_sq_sin cython/vector_sin: unavailable in this run: needs libmvec's SIMD sin"
             in text)
     assert "magnitude numba/loop" not in text
     assert run.simd_path == "avx2 (VECBENCH_SIMD=avx2)"
