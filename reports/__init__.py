@@ -23,7 +23,7 @@ from reports.load import ReportError, Run, load_run
 
 
 def render(paths: Sequence[str | Path], out: str | Path | None = None) -> Path:
-    """Render the report of ``paths`` into ``out`` (default ``reports/out``).
+    """Render the report of ``paths`` into ``out`` (default ``reports/out`` in the current folder).
 
     See :func:`reports.pipeline.render`.
     """

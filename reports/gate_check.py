@@ -8,6 +8,9 @@ replaced by a loop that does ``1 + extra`` times the work and returns the
 same result.  Each comparison goes through :func:`reports.compare.compare`
 exactly as ``make ci-bench`` does.  The tests use it with ``extra = 0.5``;
 run by hand it measures the smallest slowdown caught every time.
+
+The working tree is the current folder (as for ``make ci-bench``): run it
+from the repository, which holds the suites and their ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 from reports import compare
-from reports.ci_bench import run_suite
+from reports.ci_bench import SUITE, run_suite
+from reports.load import ReportError
 
 PLUGIN = "vecbench_injected_slowdown"
 # Benchmarks the check runs: the injected kernel at two sizes, and NumPy's
@@ -66,14 +70,32 @@ def write_plugin(folder: Path) -> Path:
     return path
 
 
-def check(extra: float, passes: int, folder: Path, settings: compare.Settings
-          ) -> tuple[list[compare.Row], list[compare.Row]]:
-    """Interleaved A, B (slowed by ``extra``), C passes; the A/A and A/B rows."""
+def working_tree(repo: Path | None = None) -> Path:
+    """The checkout whose suites the check runs: ``repo``, or the current folder.
+
+    Raises
+    ------
+    ReportError
+        When it does not hold the steady-state suite.
+    """
+    repo = Path.cwd() if repo is None else Path(repo)
+    if not (repo / SUITE).is_file():
+        raise ReportError(f"{repo}: no {SUITE} here; run the gate check from the "
+                          "vecbench repository")
+    return repo
+
+
+def check(extra: float, passes: int, folder: Path, settings: compare.Settings,
+          repo: Path | None = None) -> tuple[list[compare.Row], list[compare.Row]]:
+    """Interleaved A, B (slowed by ``extra``), C passes; the A/A and A/B rows.
+
+    ``repo`` is the checkout whose suites run (default: the current folder).
+    """
+    repo = working_tree(repo)
     write_plugin(folder)
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(folder), env_path) if p)
     os.environ["VECBENCH_INJECTED_EXTRA_WORK"] = str(extra)
-    repo = Path(__file__).resolve().parents[1]
     log = folder / "runs.log"
     runs: dict[str, list[Path]] = {"A": [], "B": [], "C": []}
     try:
@@ -99,13 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--passes", type=int, default=4)
     args = parser.parse_args(argv)
-    settings = compare.load_settings()
+    try:
+        settings = compare.load_settings()
+        repo = working_tree()
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print("| extra work | repeat | A/A flagged | injected benchmarks flagged | ratios |")
     print("| ---: | ---: | ---: | --- | --- |")
     for extra in args.extra:
         for r in range(args.repeats):
             with tempfile.TemporaryDirectory() as tmp:
-                aa, ab = check(extra, args.passes, Path(tmp), settings)
+                try:
+                    aa, ab = check(extra, args.passes, Path(tmp), settings, repo)
+                except ReportError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
             flagged_aa = sum(row.verdict == "worse" for row in aa)
             target = [row for row in ab if row.benchmark.startswith(TARGET)]
             caught = sum(row.verdict == "worse" for row in target)

@@ -12,10 +12,12 @@ from reports.compute import Analysis, analyse, split_threads
 from reports.figures import FIGURES, FigureSpec
 from reports.load import Run, label_runs, load_run
 
-#: Where ``python -m reports`` looks for runs and writes the report by default.
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_RUNS = REPO / ".benchmarks"
-DEFAULT_OUT = REPO / "reports" / "out"
+#: Where ``python -m reports`` looks for runs and writes the report by default:
+#: relative to the current folder (pytest-benchmark saves runs under
+#: ``./.benchmarks``), resolved when used.  Never relative to this package,
+#: which may be installed read-only in site-packages.
+DEFAULT_RUNS = Path(".benchmarks")
+DEFAULT_OUT = Path("reports", "out")
 
 
 def load(paths: Sequence[str | Path]) -> list[Run]:
@@ -90,7 +92,7 @@ def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT) -> Path:
         Saved pytest-benchmark runs; several are compared side by side.
     out
         The report folder; it is replaced as a whole, and only when the new
-        report is complete.
+        report is complete.  A relative path is taken from the current folder.
 
     Returns
     -------
