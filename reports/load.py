@@ -47,6 +47,17 @@ class Timing:
     data: list[float] | None  # per-round seconds per call, when saved
     bytes_per_element: float | None = None
     peak_extra_bytes: float | None = None
+    #: The allocator regime the benchmark ran in: "warm" (large blocks reused
+    #: from the heap), "fresh" (every large block a fresh mapping), or
+    #: "undeclared" (runs saved before regimes were declared).
+    allocator: str = "undeclared"
+    #: The machine while this benchmark's rounds ran (extra_info["state"]):
+    #: cores used by other processes (mean), CPU steal (fraction), 1-minute
+    #: load, runnable processes (most seen).  None: not recorded.
+    other_cpu: float | None = None
+    steal: float | None = None
+    load1: float | None = None
+    running: int | None = None
 
     @property
     def impl(self) -> tuple[str, str]:
@@ -94,6 +105,47 @@ class Overhead:
     q3: float
 
 
+@dataclass(frozen=True)
+class StateSample:
+    """One reading of the machine's state (the run's ``vecbench.state.samples``)."""
+
+    at: float  # seconds since the session started
+    phase: str  # "before", "during" or "after" the benchmarks
+    load1: float | None
+    running: int | None  # runnable processes (procs_running), this one included
+    other_cpu: float | None  # cores used by other processes since the previous sample
+    steal: float | None  # fraction of CPU time stolen by the hypervisor since then
+    mhz: float | None  # mean current CPU frequency
+
+
+@dataclass(frozen=True)
+class Absent:
+    """A benchmark of the profile that was not measured, with why (``vecbench.absent``)."""
+
+    benchmark: str  # the benchmark's id
+    measure: str  # "steady", "ceiling", "compile" or "overhead"
+    reason: str  # over_budget, failed, unavailable, not_in_profile, not_applicable, error
+    detail: str  # one line
+    kernel: str | None = None
+    backend: str | None = None
+    variant: str | None = None
+    size: int | None = None
+    layout: str | None = None
+    threads: int | None = None
+    allocator: str | None = None
+
+
+@dataclass(frozen=True)
+class Allocator:
+    """The allocator regimes the run declared (``vecbench.allocator``)."""
+
+    controlled: bool
+    how: str  # e.g. "glibc mallopt"
+    default: str  # the regime of every benchmark not marked otherwise
+    regimes: dict[str, dict[str, int]]  # regime -> mallopt parameter -> value
+    why: str | None = None  # why it was not controlled
+
+
 @dataclass(eq=False)
 class Run:
     """One saved run, reduced to what the report draws."""
@@ -116,6 +168,16 @@ class Run:
     unavailable: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: The SIMD path of the sin variants (kernels.simd), as recorded.
     simd_path: str = "not recorded"
+    #: The profile the run was made with ("" when not recorded).
+    profile: str = ""
+    #: The machine's state sampled before, during and after the run (empty:
+    #: not recorded, a run saved before this was).
+    state: list[StateSample] = field(default_factory=list)
+    #: What the profile held and the run did not measure, with why.  None:
+    #: not recorded (a run saved before absences were).
+    absent: list[Absent] | None = None
+    #: The declared allocator regimes (None: not declared).
+    allocator: Allocator | None = None
 
     @property
     def kernels(self) -> list[str]:
