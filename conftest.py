@@ -13,6 +13,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # First: the allocator's default regime, before anything allocates large
+    # blocks (bench/allocator.py); where it cannot be set, the run says why.
+    from bench import allocator
+
+    allocator.apply(allocator.DEFAULT)
+
     from kernels import simd
 
     try:
@@ -36,6 +42,15 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     from bench.machine import machine_record
 
     machine_info.update(machine_record())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
+                                 output_json: dict) -> None:
+    """The run's allocator declaration, in the run JSON's ``vecbench`` object."""
+    from bench import allocator
+
+    output_json.setdefault("vecbench", {})["allocator"] = allocator.record()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

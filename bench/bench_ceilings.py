@@ -52,6 +52,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import kernels
+from bench import harness
 from bench.harness import threads_limited
 from bench.machine import cpu_caches
 from kernels import simd
@@ -186,7 +187,8 @@ def _rounds(profile, full: int, quick: int) -> int:
 
 def _measure(benchmark, func: Callable, args: tuple, rounds: int) -> float:
     """Best seconds per call over ``rounds`` timed rounds (after one warm-up call)."""
-    benchmark.pedantic(func, args=args, rounds=rounds, iterations=1, warmup_rounds=1)
+    with harness.state_recorded(benchmark):
+        benchmark.pedantic(func, args=args, rounds=rounds, iterations=1, warmup_rounds=1)
     if benchmark.stats:  # timed run: pytest-benchmark's own rounds
         return float(benchmark.stats.stats.min)
     # --benchmark-disable ran it once, untimed: time one call so the value is still real.
@@ -245,8 +247,8 @@ def test_ceiling(benchmark, probe, ceiling_pass, profile, request):
         x = request.getfixturevalue("sin_input")
         loops = _sin_loops(parallel=scope != "1")
         if not loops:
-            pytest.skip(f"no sin loop can run on SIMD path {simd.selected()}: "
-                        f"{simd.why_not(simd.selected())}")
+            harness.not_measured("unavailable", f"no sin loop can run on SIMD path "
+                                 f"{simd.selected()}: {simd.why_not(simd.selected())}")
         with threads_limited(threads):
             best = _fastest(loops, (x,))
             seconds = _measure(benchmark, loops[best], (x,), _rounds(profile, full=10, quick=3))

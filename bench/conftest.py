@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench import harness
-from bench.grid import PROFILES, Case, cases, jit_implementations
+from bench import harness, record
+from bench.grid import PROFILES, Case, cases, fresh_cases, jit_implementations
+from bench.grid import jit_id as _jit_id
 
 #: When the machine ceilings are measured: before the kernels, and in the full
 #: profile after them too (bench_ceilings.py; the report keeps the higher).
@@ -19,12 +20,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [i for i in items if not last(i)] + [i for i in items if last(i)]
 
 
-def _jit_id(impl) -> str:
-    return f"{impl.kernel}-{impl.backend}-{impl.variant}"
-
-
 def _profile(config: pytest.Config):
     return PROFILES[config.getoption("--profile")]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record the machine's state and every absent case into the saved run (bench/record.py)."""
+    if not config.pluginmanager.has_plugin(record.PLUGIN_NAME):
+        config.pluginmanager.register(record.SessionRecord(_profile(config)), record.PLUGIN_NAME)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -37,6 +40,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 group=c.group, min_rounds=profile.heavy_rounds if c.heavy
                 else profile.min_rounds, **timing))
             for c in cases(profile)
+        ])
+    if "fresh_case_id" in metafunc.fixturenames:
+        # The cases at their kernel's memory size, timed again with fresh pages
+        # (bench_kernels.test_kernel_fresh_pages); the same ids as the steady
+        # ones, told apart by extra_info["allocator"].
+        metafunc.parametrize("fresh_case_id", [
+            pytest.param(c.id, id=c.id, marks=pytest.mark.benchmark(
+                group=f"{c.group} fresh pages", min_rounds=profile.heavy_rounds if c.heavy
+                else profile.min_rounds, **timing))
+            for c in fresh_cases(profile)
         ])
     if "ceiling_pass" in metafunc.fixturenames:
         metafunc.parametrize("ceiling_pass", CEILING_PASSES[profile.name])
@@ -64,6 +77,11 @@ def case(case_id: str, _cases_by_id: dict[str, Case]) -> Case:
 
 
 @pytest.fixture
+def fresh_case(fresh_case_id: str, _cases_by_id: dict[str, Case]) -> Case:
+    return _cases_by_id[fresh_case_id]
+
+
+@pytest.fixture
 def jit_impl(jit_id: str, profile):
     return {_jit_id(i): i for i in jit_implementations(profile)}[jit_id]
 
@@ -78,5 +96,7 @@ def thread_count(request: pytest.FixtureRequest):
     own midway (SciPy's OpenBLAS, say) is limited from the next test on.
     """
     threads = request.getfixturevalue("case").threads if "case_id" in request.fixturenames else 1
+    if "fresh_case_id" in request.fixturenames:
+        threads = request.getfixturevalue("fresh_case").threads
     with harness.threads_limited(threads):
         yield threads

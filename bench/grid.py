@@ -52,6 +52,11 @@ class Profile:
     call_budget: float  # a single call estimated above this is skipped
     jit_rounds: int
     jit_all_variants: bool
+    #: Whether the fresh-pages cases include Python's lists: their bulk (the
+    #: float objects) comes from CPython's own arenas, not from the regime's
+    #: malloc, and they took 57 of the 73 s the fresh cases added to a quick
+    #: run (a busy machine, load 5 on 2 cores).
+    fresh_lists: bool = True
 
     def sizes(self, kernel: str) -> tuple[int, ...]:
         if kernel in VECTOR_KERNELS:
@@ -102,6 +107,7 @@ PROFILES: dict[str, Profile] = {
         call_budget=0.25,
         jit_rounds=1,
         jit_all_variants=False,
+        fresh_lists=False,
     ),
 }
 DEFAULT_PROFILE = "full"
@@ -165,3 +171,26 @@ def jit_implementations(profile: Profile) -> list[kernels.Implementation]:
     """The Numba implementations whose compile cost the profile measures."""
     return [i for i in kernels.implementations()
             if i.backend == "numba" and (profile.jit_all_variants or i.default)]
+
+
+def jit_id(impl: kernels.Implementation) -> str:
+    """The id of a compile benchmark: ``kernel-backend-variant``."""
+    return f"{impl.kernel}-{impl.backend}-{impl.variant}"
+
+
+def _at_memory_size(profile: Profile) -> list[Case]:
+    return [c for c in cases(profile) if MEMORY_SIZES.get(c.impl.kernel) == c.n]
+
+
+def fresh_cases(profile: Profile) -> list[Case]:
+    """The cases timed again with fresh pages (bench_kernels.test_kernel_fresh_pages):
+    every implementation at its kernel's memory size, lists only where the
+    profile includes them."""
+    return [c for c in _at_memory_size(profile)
+            if profile.fresh_lists or c.impl.inputs != "lists"]
+
+
+def fresh_left_out(profile: Profile) -> list[Case]:
+    """The memory-size cases the profile does not time with fresh pages."""
+    kept = {c.id for c in fresh_cases(profile)}
+    return [c for c in _at_memory_size(profile) if c.id not in kept]

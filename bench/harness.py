@@ -4,8 +4,10 @@ Nothing here is timed.  Inputs are built once per (kernel, size, layout) and
 shared by the backends that follow one another in the grid; every
 implementation is called on the benchmark's own inputs and checked against
 the reference before it is timed (which also compiles Numba's code), and a
-call whose estimated time exceeds the profile's budget is skipped with the
-estimate in the reason.
+call estimated far beyond the profile's budget, or measured over it twice, is
+skipped with the estimate or the times in the reason.  Every skip and failure
+says which kind it is (:func:`absent_reason`), for the saved run's list of
+what was not measured (bench/record.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, NoReturn
 
 import numba
 import numpy as np
@@ -25,6 +27,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import kernels
+from bench import allocator, state
 from bench.grid import MEMORY_SIZES, Case, Profile
 
 
@@ -77,12 +80,80 @@ def blas_threads() -> int:
     return max((p["num_threads"] for p in pools), default=1)
 
 
+@contextmanager
+def state_recorded(benchmark: Any) -> Iterator[None]:
+    """Record the machine's state over a benchmark's rounds in ``extra_info["state"]``.
+
+    ``{other_cpu, steal, load1, running}`` (bench/state.py): cores other
+    processes used meanwhile, the fraction of CPU time stolen, the 1-minute
+    load at the end, the most runnable processes seen; None where unreadable.
+    Wrap only the ``benchmark(...)`` call: the readings are outside its timing.
+    """
+    before = state.snapshot(with_mhz=False)
+    try:
+        yield
+    finally:
+        benchmark.extra_info["state"] = state.between(before, state.snapshot(with_mhz=False))
+
+
 # --------------------------------------------------------------------------
-# Budget: estimated seconds for one call, from the same implementation's last
-# measured call at a smaller size, scaled by the work model.
+# Why a case ends without a benchmark, in the saved run's terms (the run
+# JSON's vecbench.absent): the exception that ends it carries
+# ``vecbench_absent = (reason, detail)``, read by bench/record.py.
 # --------------------------------------------------------------------------
-_last_call: dict[tuple[str, str, str, str, int], tuple[int, float]] = {}
+def _marked(exc: BaseException, reason: str, detail: str) -> BaseException:
+    try:
+        exc.vecbench_absent = (reason, detail)  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type without a __dict__
+        pass
+    return exc
+
+
+def absent_reason(exc: BaseException | None) -> tuple[str, str] | None:
+    """The ``(reason, detail)`` the harness gave the exception that ended a case, or None."""
+    found = getattr(exc, "vecbench_absent", None)
+    return (str(found[0]), str(found[1])) if isinstance(found, tuple) and len(found) == 2 \
+        else None
+
+
+def not_measured(reason: str, detail: str, prefix: str = "") -> NoReturn:
+    """``pytest.skip`` with the reason kind recorded: ``over_budget``, ``unavailable``, ...
+
+    Parameters
+    ----------
+    reason
+        One of the saved run's absent reasons.
+    detail
+        One line: what the saved run says beside the reason.
+    prefix
+        Put before ``detail`` in the message pytest prints (the case).
+    """
+    raise _marked(pytest.skip.Exception(f"{prefix}: {detail}" if prefix else detail),
+                  reason, detail)
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message``, its first line, at most 300 characters."""
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------
+# Budget: the time of one call, estimated from calls of the same
+# implementation measured at smaller sizes (t = fixed + marginal x work).
+# --------------------------------------------------------------------------
+#: (kernel, backend, variant, layout, threads) -> {size: best seconds of a call}
+_measured: dict[tuple[str, str, str, str, int], dict[int, float]] = {}
+#: (that key, size) -> the two calls that skipped a case for taking too long
+_over_budget: dict[tuple[tuple[str, str, str, str, int], int], tuple[float, float]] = {}
+#: Probes climb the size ladder until a call takes this long (and grew).
 _PROBE_SECONDS = 0.01
+#: A case is skipped on its estimate alone only beyond this many budgets:
+#: below, its real call is measured (twice before it is skipped).  Four, not
+#: more: an estimate that far out has been checked by probing closer (see
+#: estimate_seconds), and each case between costs two real calls.
+SKIP_FACTOR = 4.0
+_clock = time.perf_counter  # tests replace it with a fake clock
 
 
 def _work(kernel: str, n: int) -> float:
@@ -90,15 +161,21 @@ def _work(kernel: str, n: int) -> float:
     return float(max(spec.flops(n), spec.bytes_moved(n), 1))
 
 
-def _timed_call(impl: kernels.Implementation, n: int, layout: str, repeat: int = 1) -> float:
+def _timed_call(impl: kernels.Implementation, n: int, layout: str, repeat: int = 1,
+                limit: float = math.inf) -> float:
     """Best of ``repeat`` calls: one descheduled call (other jobs on the
-    machine) should not skip a whole size."""
+    machine) should not skip a whole size.  No call is started after the
+    second once the calls so far took ``limit`` seconds in all."""
     args = prepared_inputs(impl, n, layout)
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
+    best = spent = 0.0
+    for i in range(repeat):
+        start = _clock()
         impl.func(*args)
-        best = min(best, time.perf_counter() - start)
+        seconds = _clock() - start
+        best = seconds if i == 0 else min(best, seconds)
+        spent += seconds
+        if i >= 1 and spent >= limit:
+            break
     return best
 
 
@@ -107,88 +184,157 @@ def _key(case: Case) -> tuple[str, str, str, str, int]:
     return (i.kernel, i.backend, i.variant, case.layout, case.threads)
 
 
-def estimate_seconds(case: Case) -> float:
+def _pair(kernel: str, points: dict[int, float], n: int) -> tuple[int, int] | None:
+    """The two sizes below ``n`` a fit uses: the largest, and a partner with a
+    quarter of its work or less where measured (a wide span keeps the slope
+    out of the noise), else the next size down."""
+    below = sorted(m for m in points if m < n)
+    if len(below) < 2:
+        return None
+    m2 = below[-1]
+    wide = [m for m in below[:-1] if _work(kernel, m) <= _work(kernel, m2) / 4]
+    return (wide[-1] if wide else below[-2]), m2
+
+
+def _fit(kernel: str, points: dict[int, float], n: int) -> tuple[float, str]:
+    """Estimated seconds at ``n`` from the points measured below it, and how."""
+    pair = _pair(kernel, points, n)
+    if pair is None:
+        below = [m for m in points if m < n]
+        if not below:
+            return 0.0, "nothing measured below"
+        m2 = max(below)  # one point: all of it marginal cost, an upper bound
+        return points[m2] * _work(kernel, n) / _work(kernel, m2), f"scaled from n={m2}"
+    m1, m2 = pair
+    (t1, w1), (t2, w2) = ((points[m], _work(kernel, m)) for m in pair)
+    slope = max((t2 - t1) / (w2 - w1), 0.0) if w2 > w1 else 0.0
+    return t2 + slope * (_work(kernel, n) - w2), f"fitted to n={m1} and n={m2}"
+
+
+def _probe(case: Case, m: int, limit: float = math.inf) -> None:
+    points = _measured.setdefault(_key(case), {})
+    if not points:
+        _timed_call(case.impl, m, case.layout)  # the first call may compile
+    best = _timed_call(case.impl, m, case.layout, repeat=3, limit=limit)
+    points[m] = min(points.get(m, math.inf), best)
+
+
+def estimate_seconds(case: Case, budget: float | None = None) -> float:
     """Estimated time of one call of ``case``.
 
-    Scales the last call measured for the same implementation, layout and
-    threads at a smaller size by the work model.  A call under 10 ms is mostly
-    fixed cost and would scale badly, so first the spec's ladder between the
-    two sizes is probed upwards until a call takes 10 ms; with nothing
-    measured yet (a ``-k`` selection) the probe starts at the bottom.  A probe
-    counts only when its call also grew from the size below.
+    Fits ``t = fixed + marginal x work`` (the work model) to two calls of the
+    same implementation, layout and threads measured at smaller sizes, each
+    the best of three (one descheduled call does not count).  A call under
+    10 ms is mostly fixed cost and says little about the marginal cost, so
+    the spec's ladder below ``n`` is probed upwards until the larger call of
+    the fit takes 10 ms and grew by half from the smaller; with nothing
+    measured yet (a ``-k`` selection) the probe starts at the bottom.
+
+    With ``budget``, an estimate beyond ``SKIP_FACTOR`` budgets is checked
+    before it is believed: a busy machine's delays at a small size look like
+    growth and extrapolate absurdly (9 us calls estimated at seconds).  So the
+    ladder is probed on, closer to ``n``, while the estimate stays beyond.
+    Probing stops at a size itself estimated over two budgets (one second
+    without ``budget``), and a probe's calls stop once they took a budget.
     """
-    impl, key = case.impl, _key(case)
-    last = _last_call.get(key)
-    if last is None or last[0] > case.n or last[1] < _PROBE_SECONDS:
-        floor = last[0] if last is not None and last[0] <= case.n else -1
-        previous = last[1] if floor >= 0 else None
-        for m in kernels.spec(impl.kernel).sizes:
-            if m <= floor:
-                continue
-            if m >= case.n:
-                break
-            if last is None:
-                _timed_call(impl, m, case.layout)  # the first call may compile
-            last = (m, _timed_call(impl, m, case.layout, repeat=3))
-            _last_call[key] = last
-            # Stop once a call is long enough to scale and did grow with the
-            # size: a slow call that did not (a thread descheduled while the
-            # machine is busy) is fixed cost, and would scale absurdly.
-            if last[1] >= _PROBE_SECONDS and previous is not None and last[1] > 1.5 * previous:
-                break
-            previous = last[1]
-    if last is None or last[0] > case.n:
-        return 0.0
-    m, seconds = last
-    return seconds * _work(impl.kernel, case.n) / _work(impl.kernel, m)
+    kernel, n = case.impl.kernel, case.n
+    points = _measured.setdefault(_key(case), {})
+    limit = budget if budget is not None else math.inf
+
+    def settled() -> bool:
+        pair = _pair(kernel, points, n)
+        if pair is None or points[pair[1]] < _PROBE_SECONDS \
+                or points[pair[1]] <= 1.5 * points[pair[0]]:
+            return False  # no growth seen yet: fixed cost or noise
+        return budget is None or _fit(kernel, points, n)[0] <= SKIP_FACTOR * budget
+
+    top = max((m for m in points if m < n), default=-1)
+    for m in kernels.spec(kernel).sizes:
+        if m <= top:
+            continue
+        if m >= n or settled():
+            break
+        if points and _fit(kernel, points, m)[0] > (2 * budget if budget is not None else 1.0):
+            break  # probing this size would itself take too long
+        _probe(case, m, limit)
+    return _fit(kernel, points, n)[0]
+
+
+def _budget_words(profile: Profile) -> str:
+    return f"over the '{profile.name}' profile's {profile.call_budget:g} s per-call budget"
 
 
 def skip_unavailable(case: Case) -> None:
-    """``pytest.skip`` an implementation that is not what its name says on this machine."""
+    """Skip an implementation that is not what its name says on this machine."""
     impl = case.impl
     if impl.unavailable is not None:
-        pytest.skip(f"{impl.label} {impl.kernel}: unavailable here: {impl.unavailable}")
+        not_measured("unavailable", impl.unavailable,
+                     f"{impl.label} {impl.kernel}: unavailable here")
 
 
 def skip_over_budget(case: Case, profile: Profile) -> None:
-    """``pytest.skip`` a case whose one call would exceed the profile's budget."""
-    estimate = estimate_seconds(case)
-    if estimate > profile.call_budget:
-        pytest.skip(
-            f"{case.impl.label} {case.impl.kernel} n={case.n}: one call estimated at "
-            f"{estimate:.3g} s, over the '{profile.name}' profile's "
-            f"{profile.call_budget:g} s per-call budget"
-        )
+    """Skip a case whose one call is estimated far beyond the profile's budget.
+
+    Only beyond ``SKIP_FACTOR`` budgets, where calling it would waste real
+    time; a case estimated nearer is left to :func:`check_once`, which
+    measures its real call.
+    """
+    took = _over_budget.get((_key(case), case.n))
+    if took is not None and min(took) > profile.call_budget:  # e.g. in the other regime
+        not_measured("over_budget", f"two calls took {took[0]:.3g} s and {took[1]:.3g} s "
+                                    f"(measured before), {_budget_words(profile)}",
+                     f"{case.impl.label} {case.impl.kernel} n={case.n}")
+    estimate = estimate_seconds(case, profile.call_budget)
+    if estimate > SKIP_FACTOR * profile.call_budget:
+        _, how = _fit(case.impl.kernel, _measured[_key(case)], case.n)
+        not_measured("over_budget",
+                     f"one call estimated at {estimate:.3g} s ({how}), {_budget_words(profile)}",
+                     f"{case.impl.label} {case.impl.kernel} n={case.n}")
 
 
 def check_once(case: Case, profile: Profile | None = None) -> None:
     """Call the implementation on the benchmark's inputs; fail on disagreement.
 
-    Also records the call's time for the budget of the next size: a second
-    call is timed when the first was short, and always for an implementation's
-    first case, whose first call may have included compilation.
+    Also times the call, for the budget: the measured call is what counts
+    (the estimate misses cliffs, a power-of-two matrix whose columns all fall
+    in the same cache sets).  A case is skipped only when two calls both
+    exceed the budget, so one descheduled call does not skip it; the first
+    call of an implementation, which may have compiled, is not one of them.
+    A short call is timed twice more (the best of three is kept for the
+    estimates of the next sizes).
     """
     impl, n, layout = case.impl, case.n, case.layout
     args = prepared_inputs(impl, n, layout)
-    start = time.perf_counter()
-    result = impl.func(*args)
-    seconds = time.perf_counter() - start
+    points = _measured.setdefault(_key(case), {})
+    first_call = not points
+    start = _clock()
+    try:
+        result = impl.func(*args)
+    except Exception as exc:  # the kernel's own error: it fails as it is, marked
+        _marked(exc, "failed", one_line(exc))
+        raise
+    seconds = _clock() - start
     problem = impl.spec.mismatch(result, spec_inputs(impl.kernel, n, layout),
                                  reference(impl.kernel, n, layout))
     if problem:
-        pytest.fail(f"{case.id} disagrees with the reference: {problem}")
+        raise _marked(pytest.fail.Exception(f"{case.id} disagrees with the reference: {problem}"),
+                      "failed", f"disagrees with the reference: {problem}")
     limit_threads(case.threads)
-    if _key(case) not in _last_call:  # the first call of an implementation may compile
-        seconds = _timed_call(impl, n, layout, repeat=2)
-    elif seconds < 1.0:
+    budget = profile.call_budget if profile is not None else math.inf
+    if first_call:  # the first call of an implementation may compile
+        seconds = _timed_call(impl, n, layout)
+    if profile is not None and seconds > budget:  # a second call decides
+        again = _timed_call(impl, n, layout)
+        points[n] = min(seconds, again)
+        if again > budget:
+            _over_budget[_key(case), n] = (seconds, again)
+            not_measured("over_budget",
+                         f"two calls took {seconds:.3g} s and {again:.3g} s, "
+                         f"{_budget_words(profile)}", f"{impl.label} {impl.kernel} n={n}")
+        return
+    if seconds < 1.0:
         seconds = min(seconds, _timed_call(impl, n, layout, repeat=2))
-    _last_call[_key(case)] = (n, seconds)
-    # The estimate scales by the work model and misses cliffs (a power-of-two
-    # matrix whose columns all fall in the same cache sets): the call just
-    # measured is what counts.
-    if profile is not None and seconds > profile.call_budget:
-        pytest.skip(f"{impl.label} {impl.kernel} n={n}: one call took {seconds:.3g} s, over "
-                    f"the '{profile.name}' profile's {profile.call_budget:g} s per-call budget")
+    points[n] = seconds
 
 
 # --------------------------------------------------------------------------
@@ -256,6 +402,9 @@ def extra_info(case: Case, args: tuple[Any, ...]) -> dict[str, Any]:
         "dtype": "float64",
         "threads": case.threads,
         "blas_threads": blas_threads(),
+        # The allocator regime in force (bench/allocator.py): "warm", "fresh",
+        # or "uncontrolled" where it cannot be set.
+        "allocator": allocator.label(),
         "bytes": spec.bytes_moved(n),
         "flops": spec.flops(n),
     }
@@ -264,4 +413,6 @@ def extra_info(case: Case, args: tuple[Any, ...]) -> dict[str, Any]:
     if MEMORY_SIZES.get(impl.kernel) == n:
         info["input_bytes_per_element"] = bytes_per_element(args)
         info["peak_extra_bytes"] = peak_extra_bytes(impl, args)
+        # Evidence of the allocator regime that load does not blur: 0 when warm.
+        info["minor_faults_per_call"] = allocator.faults_per_call(impl.func, args)
     return info

@@ -90,16 +90,16 @@ def test_an_implementation_that_raises_fails_not_skips():
         harness.check_once(grid.Case(_impl("sum_of_squares", broken), 1000, "C"))
 
 
-def test_budget_skip_names_the_estimate(monkeypatch):
+def test_budget_estimate_fits_fixed_and_marginal_cost(monkeypatch):
     impl = _impl("matmul", lambda A, B: A @ B, variant="slow")
     case = grid.Case(impl, 1000, "C")
     key = ("matmul", "numpy", "slow", "C", 1)
-    monkeypatch.setitem(harness._last_call, key, (100, 0.01))  # 1000x the work: ~10 s
-    assert harness.estimate_seconds(case) == pytest.approx(10.0)
-    with pytest.raises(pytest.skip.Exception, match=r"estimated at 10 s.*'quick'.*0\.25 s"):
-        harness.skip_over_budget(case, grid.PROFILES["quick"])
-    monkeypatch.setitem(harness._last_call, key, (100, 0.001))
-    harness.skip_over_budget(case, grid.PROFILES["full"])  # ~1 s: within 5 s
+    # 2 ms fixed + 5 ns a flop (2 n^3 flops): 3.25 ms at n=50, 12 ms at n=100
+    monkeypatch.setitem(harness._measured, key, {50: 0.002 + 5e-9 * 2 * 50**3,
+                                                 100: 0.002 + 5e-9 * 2 * 100**3})
+    assert harness.estimate_seconds(case) == pytest.approx(0.002 + 5e-9 * 2 * 1000**3)
+    # the same work model, scaled without the fixed cost, would say 12 ms x 1000
+    assert harness.estimate_seconds(case) < 0.9 * 0.012 * 1000
 
 
 def test_budget_probes_when_nothing_was_measured(monkeypatch):
@@ -110,7 +110,7 @@ def test_budget_probes_when_nothing_was_measured(monkeypatch):
         return float(np.sum(x * x))
 
     impl = _impl("sum_of_squares", core, variant="probe")
-    harness._last_call.pop(("sum_of_squares", "numpy", "probe", "C", 1), None)
+    harness._measured.pop(("sum_of_squares", "numpy", "probe", "C", 1), None)
     assert harness.estimate_seconds(grid.Case(impl, 1000, "C")) >= 0
     assert calls and max(calls) < 1000
 
@@ -180,13 +180,13 @@ def test_first_call_compilation_is_not_held_against_the_budget(monkeypatch):
         return float(np.sum(x * x))
 
     impl = _impl("sum_of_squares", core, variant="jit_like")
-    monkeypatch.delitem(harness._last_call, ("sum_of_squares", "numpy", "jit_like", "C", 1),
+    monkeypatch.delitem(harness._measured, ("sum_of_squares", "numpy", "jit_like", "C", 1),
                         raising=False)
     try:
         harness.check_once(grid.Case(impl, 10, "C"), grid.PROFILES["quick"])
     except pytest.skip.Exception as exc:
         pytest.fail(f"skipped for its compile time: {exc}")
-    assert harness._last_call[("sum_of_squares", "numpy", "jit_like", "C", 1)][1] < 0.25
+    assert harness._measured[("sum_of_squares", "numpy", "jit_like", "C", 1)][10] < 0.25
 
 
 def test_full_profile_measures_the_ceilings_again_after_everything_else():
