@@ -1,0 +1,264 @@
+"""Skips on the budget that are right, and every absent case saved with its reason.
+
+The budget tests run on a fake clock: each call of a fake implementation
+advances it by a cost model, so they assert decisions, never timings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kernels
+from bench import grid, harness, record
+from kernels.registry import Implementation
+
+QUICK = grid.PROFILES["quick"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _costed(clock: FakeClock, cost: Callable[[int, int], float], variant: str,
+            kernel: str = "sum_of_squares") -> tuple[Implementation, list[int]]:
+    """A sum_of_squares (or row_sums) whose i-th call at size n takes ``cost(n, i)``
+    on ``clock``; also the list of the sizes it was called at."""
+    check = kernels.spec(kernel).checker()
+    calls: list[int] = []
+
+    def core(x):
+        clock.now += cost(x.shape[0], len(calls))
+        calls.append(x.shape[0])
+        return float(np.dot(x, x)) if kernel == "sum_of_squares" else x.sum(axis=1)
+
+    impl = Implementation(kernel=kernel, backend="numpy", variant=variant,
+                          func=lambda *a: core(*check(a)), core=core, inputs="arrays",
+                          default=False)
+    return impl, calls
+
+
+def _run_ladder(impl: Implementation, profile: grid.Profile = QUICK
+                ) -> dict[int, tuple[str, str] | None]:
+    """What the suite does for each size of the profile: size -> (reason, detail) or None."""
+    out: dict[int, tuple[str, str] | None] = {}
+    for n in profile.sizes(impl.kernel):
+        case = grid.Case(impl, n, "C")
+        try:
+            harness.skip_over_budget(case, profile)
+            harness.check_once(case, profile)
+            out[n] = None
+        except pytest.skip.Exception as exc:
+            out[n] = harness.absent_reason(exc)
+    return out
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(harness, "_clock", fake)
+    return fake
+
+
+@pytest.fixture
+def fresh_budget(monkeypatch):
+    """An empty record of measured calls, restored afterwards."""
+    monkeypatch.setattr(harness, "_measured", {})
+    monkeypatch.setattr(harness, "_over_budget", {})
+
+
+def _cheap(n: int) -> float:
+    return 20e-6 + 1e-9 * n  # 1 ms at a million elements, against a 0.25 s budget
+
+
+def test_a_cheap_case_is_never_skipped_for_one_descheduled_call(monkeypatch, clock,
+                                                                fresh_budget):
+    # the quick profile up to 10^4 elements: small inputs, every call tried below
+    profile = dataclasses.replace(QUICK, vector_sizes=QUICK.vector_sizes[:5])
+    impl, calls = _costed(clock, lambda n, i: _cheap(n), "clean")
+    assert all(v is None for v in _run_ladder(impl, profile).values())
+    total = len(calls)
+    assert total > 10
+    # the same run with any one of its calls descheduled for 30 s (120 budgets)
+    for late in range(total):
+        monkeypatch.setattr(harness, "_measured", {})
+        impl, _ = _costed(clock, lambda n, i, late=late: _cheap(n) + (30.0 if i == late else 0),
+                          f"late{late}")
+        skipped = {n: v for n, v in _run_ladder(impl, profile).items() if v is not None}
+        assert not skipped, f"call {late} descheduled: {skipped}"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_busy_core_at_small_sizes_does_not_extrapolate_into_a_skip(clock, fresh_budget, seed):
+    # A parallel row sum waiting for a busy core: every call delayed by 0-200 ms,
+    # which at small sizes looks like growth, and the quick profile's sizes
+    # (16, 128, 1024) are 64 times the work apart (the calls of 9 us - 16 ms
+    # once estimated at 0.85-108 s).
+    delays = itertools.cycle(np.random.default_rng(seed).uniform(0.0, 0.2, 97))
+    impl, _ = _costed(clock, lambda n, i: 5e-6 + 2e-9 * n * n + next(delays), "busy",
+                      kernel="row_sums")
+    outcome = _run_ladder(impl)
+    assert all(v is None for v in outcome.values()), outcome
+
+
+def test_a_case_over_budget_is_skipped_after_two_calls(clock, fresh_budget):
+    impl, calls = _costed(clock, lambda n, i: 6e-7 * n, "slow")  # 0.6 s at n = 1e6
+    outcome = _run_ladder(impl)
+    assert all(outcome[n] is None for n in QUICK.sizes("sum_of_squares") if n < 1_000_000)
+    reason, detail = outcome[1_000_000]
+    assert reason == "over_budget"
+    assert "two calls took 0.6 s and 0.6 s" in detail and "'quick'" in detail and "0.25 s" in detail
+    assert calls.count(1_000_000) == 2
+    # the same case again (the "fresh" allocator regime): skipped on those two calls
+    again = _run_ladder(impl)[1_000_000]
+    assert again[0] == "over_budget" and "(measured before)" in again[1]
+    assert calls.count(1_000_000) == 2
+
+
+def test_a_case_far_over_budget_is_skipped_without_calling_it(clock, fresh_budget):
+    impl, calls = _costed(clock, lambda n, i: 2e-5 * n, "slower")  # 2 s at 1e5, 20 s at 1e6
+    outcome = _run_ladder(impl)
+    assert outcome[10_000] is None  # 0.2 s
+    for n, seconds in ((100_000, "2"), (1_000_000, "20")):
+        reason, detail = outcome[n]
+        assert reason == "over_budget"
+        assert f"one call estimated at {seconds} s" in detail and "'quick'" in detail
+        assert n not in calls  # never called: it would have wasted its time twice
+    # the estimate was checked closer, but only at sizes estimated within two budgets
+    assert max(calls) * 2e-5 <= 2 * QUICK.call_budget
+
+
+def test_fixed_cost_is_not_scaled_by_the_work(clock, fresh_budget):
+    impl, _ = _costed(clock, lambda n, i: 0.05, "fixed")  # 50 ms whatever the size
+    assert harness.estimate_seconds(grid.Case(impl, 1_000_000, "C"), 0.25) == \
+        pytest.approx(0.05)
+
+
+def test_the_harness_names_its_reasons():
+    wrong = Implementation(kernel="sum_of_squares", backend="numpy", variant="wrong",
+                           func=lambda x: float(np.dot(x, x)) + 1.0, core=None,
+                           inputs="arrays", default=False)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        harness.check_once(grid.Case(wrong, 1000, "C"))
+    reason, detail = harness.absent_reason(failed.value)
+    assert reason == "failed" and detail.startswith("disagrees with the reference")
+
+    def broken(x):
+        raise ZeroDivisionError("inside the kernel")
+
+    raising = Implementation(kernel="sum_of_squares", backend="numpy", variant="raises",
+                             func=broken, core=broken, inputs="arrays", default=False)
+    with pytest.raises(ZeroDivisionError) as raised:
+        harness.check_once(grid.Case(raising, 1000, "C"))
+    assert harness.absent_reason(raised.value) == ("failed",
+                                                   "ZeroDivisionError: inside the kernel")
+
+
+@pytest.mark.parametrize(("when", "outcome", "exc", "measure", "expected"), [
+    ("setup", "failed", KeyError("no fixture"), "steady", "error"),
+    ("call", "failed", RuntimeError("after the kernel"), "steady", "error"),
+    ("call", "failed", AssertionError("value 0"), "ceiling", "failed"),
+    ("call", "skipped", pytest.skip.Exception("no such thing here"), "overhead", "unavailable"),
+])
+def test_an_unnamed_ending_is_classified(when, outcome, exc, measure, expected):
+    reason, detail = record.SessionRecord.reason(when, outcome, exc, measure)
+    assert reason == expected and detail
+
+
+def test_a_named_ending_keeps_its_reason():
+    try:
+        harness.not_measured("over_budget", "one call estimated at 3 s", "numba/parallel n=128")
+    except pytest.skip.Exception as exc:
+        assert str(exc.msg).startswith("numba/parallel n=128: ")
+        assert record.SessionRecord.reason("call", "skipped", exc, "steady") == \
+            ("over_budget", "one call estimated at 3 s")
+
+
+PLUGIN = '''
+"""Registered by tests/test_bench_absent.py in its child pytest only."""
+import time
+
+import numpy as np
+
+from kernels import registry
+from kernels.backends import numpy_vectorized
+
+
+def wrong_on_purpose(x):
+    return float(np.dot(x, x)) * 1.5 + 1.0
+
+
+def slow_on_purpose(x):
+    if x.size >= 10_000:
+        time.sleep(0.3)  # over the quick profile's 0.25 s budget
+    return float(np.dot(x, x))
+
+
+numpy_vectorized.CORES["sum_of_squares"]["wrong_on_purpose"] = wrong_on_purpose
+numpy_vectorized.CORES["sum_of_squares"]["slow_on_purpose"] = slow_on_purpose
+registry._implementations.cache_clear()
+'''
+
+
+def test_a_saved_run_lists_what_it_did_not_measure_and_the_machine_state(tmp_path):
+    (tmp_path / "vecbench_on_purpose.py").write_text(textwrap.dedent(PLUGIN))
+    out = tmp_path / "run.json"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYTEST_XDIST") and k != "PYTEST_CURRENT_TEST"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    child = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/bench_kernels.py", "--benchmark-only",
+         "--profile=quick", f"--benchmark-json={out}", "--benchmark-save-data",
+         "-p", "vecbench_on_purpose", "-p", "no:cacheprovider", "-q",
+         "-k", "test_kernel and not fresh and sum_of_squares-numpy"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert child.returncode == 1, child.stdout[-3000:] + child.stderr[-3000:]  # failures
+    run = json.loads(out.read_text())
+    vecbench = run["vecbench"]
+    assert vecbench["version"] == 1 and vecbench["profile"] == "quick"
+    sizes = set(QUICK.sizes("sum_of_squares"))
+
+    absent = vecbench["absent"]
+    assert all(set(e) >= {*record.FIELDS, "reason", "detail"} for e in absent)
+    wrong = [e for e in absent if e["variant"] == "wrong_on_purpose"]
+    assert {e["size"] for e in wrong} == sizes and len(wrong) == len(sizes)
+    for e in wrong:
+        assert e["reason"] == "failed" and e["measure"] == "steady"
+        assert e["detail"].startswith("disagrees with the reference")
+        assert (e["kernel"], e["backend"], e["layout"], e["threads"]) == \
+            ("sum_of_squares", "numpy", "C", 1)
+        assert e["benchmark"] == f"sum_of_squares-numpy-wrong_on_purpose-n{e['size']}-C"
+        assert e["allocator"] in ("warm", "uncontrolled")
+    slow = {e["size"]: e for e in absent if e["variant"] == "slow_on_purpose"}
+    assert set(slow) == {n for n in sizes if n >= 10_000}
+    assert all(e["reason"] == "over_budget" and "budget" in e["detail"] for e in slow.values())
+
+    steady = [b for b in run["benchmarks"] if b["extra_info"].get("measure") == "steady"]
+    measured = {(b["extra_info"]["variant"], b["extra_info"]["size"]) for b in steady}
+    assert {n for v, n in measured if v == "slow_on_purpose"} == {n for n in sizes if n < 10_000}
+    assert {n for v, n in measured if v == "vectorized"} == sizes
+    for b in steady:
+        assert set(b["extra_info"]["state"]) == {"other_cpu", "steal", "load1", "running"}
+
+    machine = vecbench["state"]
+    assert machine["cpu_count"] == os.cpu_count()
+    phases = [s["phase"] for s in machine["samples"]]
+    assert phases[0] == "before" and phases[-1] == "after" and "during" in phases
+    assert phases.count("before") == phases.count("after") == 1
+    ats = [s["at"] for s in machine["samples"]]
+    assert ats == sorted(ats) and ats[0] == 0.0
