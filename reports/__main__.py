@@ -2,19 +2,65 @@
 
 Without a run, renders the newest one under ``.benchmarks/``; the report goes
 to ``reports/out/``.  Both are relative to the current folder, never to where
-the package is installed.  A bad run or an unusable report folder prints one
-line naming the path and what is wrong, and exits with status 2.
+the package is installed.
+
+Exit status, each failure one line on stderr and never a traceback:
+
+- 0: the report was written;
+- 2: a run cannot be used, or ``--out`` cannot be (below a regular file, in a
+  folder that cannot be written, an existing folder that is not an earlier
+  report); nothing is written;
+- 130 on Ctrl-C (SIGINT), 143 on SIGTERM: the render stops, its temporary
+  folder is removed and an earlier report in ``--out`` is left as it was;
+- 3: a bug in the report stage (the one line names the exception; set
+  ``VECBENCH_TRACEBACK=1`` to see the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from reports.load import ReportError, newest_run
 from reports.pipeline import DEFAULT_OUT, DEFAULT_RUNS, render
+
+#: Exit statuses (see the module's docstring).
+OK, BAD_INPUT, BUG, INTERRUPTED, TERMINATED = 0, 2, 3, 130, 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that every cleanup on the way runs."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Make SIGTERM raise :class:`Terminated` for the block (main thread only)."""
+    try:
+        previous: Callable | int | None = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _line(text: object) -> str:
+    """``text`` on one line."""
+    return " ".join(str(text).splitlines())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,20 +76,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        runs = args.runs or [newest_run(DEFAULT_RUNS)]
-        page = render(runs, args.out)
+        with _sigterm_raises():
+            runs = args.runs or [newest_run(DEFAULT_RUNS)]
+            page = render(runs, args.out)
     except ReportError as exc:
-        print(f"reports: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"reports: error: {_line(exc)}", file=sys.stderr)
+        return BAD_INPUT
     except OSError as exc:  # e.g. a report folder that cannot be created or written
-        print(f"reports: error: {exc.filename or args.out}: {exc.strerror or exc}",
+        print(f"reports: error: {_line(exc.filename or args.out)}: {_line(exc.strerror or exc)}",
               file=sys.stderr)
-        return 2
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"reports: interrupted (Ctrl-C): nothing written to {args.out}", file=sys.stderr)
+        return INTERRUPTED
+    except Terminated:
+        print(f"reports: terminated (SIGTERM): nothing written to {args.out}", file=sys.stderr)
+        return TERMINATED
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("VECBENCH_TRACEBACK"):
+            traceback.print_exc()
+        print(f"reports: internal error (a bug, please report it): {type(exc).__name__}: "
+              f"{_line(exc)}; set VECBENCH_TRACEBACK=1 to see where", file=sys.stderr)
+        return BUG
     seconds = time.perf_counter() - start
     print(f"Rendered {len(runs)} run(s) in {seconds:.1f} s: {', '.join(map(str, runs))}")
     print(f"Summary: {page.parent / 'summary.md'}")
     print(f"Report:  {page.as_uri()}")
-    return 0
+    return OK
 
 
 if __name__ == "__main__":

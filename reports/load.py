@@ -10,13 +10,40 @@ kernel, backend and size is taken as steady, as runs saved before the field
 existed have it), ``compile`` (bench/bench_jit.py), ``ceiling``
 (bench/bench_ceilings.py) and ``overhead`` (bench/bench_overhead.py).
 Anything else is ignored.
+
+Every field the report reads is checked before it is used, and the first
+one that fails raises :class:`ReportError` with one line naming the file, the
+benchmark and the field (``FILE: benchmark 'ID': extra_info.size is -3,
+expected a positive integer``):
+
+- names (kernel, backend, variant, machine, units, ...) are strings of 1 to
+  :data:`MAX_NAME` printable characters; a layout is ``C`` or ``F``; a phase,
+  a reason, a measure and an allocator regime are one of their known values;
+- sizes, rounds and counts are integers (never a bool or a float), sizes and
+  rounds at least 1, threads from 1 to :data:`MAX_THREADS`;
+- times in seconds are finite and within [:data:`MIN_SECONDS`,
+  :data:`MAX_SECONDS`]; bytes, flops and other amounts are finite, not
+  negative and at most :data:`MAX_AMOUNT`; fractions (steal) within [0, 1];
+- dates are ISO 8601; flags are JSON booleans; objects and lists are what
+  they should be, so NaN, Infinity, a string where a number belongs or a
+  nested list where a name belongs are all refused;
+- free text (a reason, a detail) is flattened to one line and shortened.
+
+JSON nested too deeply to parse, or with an integer of more digits than
+Python converts, is refused the same way.  Fields the report does not read
+are not checked.  The run's own record (top-level ``vecbench``: profile,
+allocator regimes, machine state, absent benchmarks) is optional: a run saved
+before it existed loads with no state, ``absent`` None, no allocator, and
+every timing's regime ``"undeclared"``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +205,21 @@ class Run:
     absent: list[Absent] | None = None
     #: The declared allocator regimes (None: not declared).
     allocator: Allocator | None = None
+    #: Timings in a regime other than the run's default (the "fresh pages"
+    #: benchmarks): kept out of ``steady`` by
+    #: :func:`reports.conditions.split_regimes` for the report, which shows
+    #: them beside their default-regime twins.
+    other_regimes: list[Timing] = field(default_factory=list)
+    #: Who and what the run is, for grouping runs over time (reports.history):
+    #: host name and CPU brand (the machine), the full commit id ("no commit"
+    #: when not recorded), whether the tree had uncommitted changes, the
+    #: commit's time and the run's start, both in UTC (None: not recorded).
+    host: str = "unknown host"
+    cpu: str = "unknown CPU"
+    commit_id: str = "no commit"
+    dirty: bool = False
+    commit_time: datetime | None = None
+    started: datetime | None = None
 
     @property
     def kernels(self) -> list[str]:
@@ -188,6 +230,23 @@ class Run:
 # --------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------
+#: Bounds of the values a run may hold.  Anything outside is not a measurement
+#: (or would overflow the report's arithmetic), and the run is refused.
+MIN_SECONDS = 1e-12  # a picosecond: below any timer's resolution
+MAX_SECONDS = 1e6  # eleven days for one call
+MAX_COUNT = 2**53  # sizes, rounds, call counts: exact as floats
+MAX_THREADS = 65_536
+MAX_AMOUNT = 1e24  # bytes or flops per call, throughput values
+MAX_NAME = 200  # characters in a name (kernel, backend, variant, machine, ...)
+MAX_TEXT = 500  # characters kept of a free-text reason or detail
+LAYOUTS = ("C", "F")
+MEASURES = ("steady", "ceiling", "compile", "overhead")
+PHASES = ("before", "during", "after")
+REASONS = ("over_budget", "failed", "unavailable", "not_in_profile", "not_applicable", "error")
+REGIMES = ("warm", "fresh")
+_MISSING = object()
+
+
 def _read_json(path: Path) -> Any:
     try:
         raw = path.read_bytes()
@@ -208,6 +267,10 @@ def _read_json(path: Path) -> Any:
         raise ReportError(
             f"{path}: {what}: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise ReportError(f"{path}: JSON nested too deeply to be a pytest-benchmark run") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ReportError(f"{path}: invalid JSON: {_one_line(str(exc), 120)}") from None
 
 
 def _ends_early(exc: json.JSONDecodeError) -> bool:
@@ -218,132 +281,383 @@ def _ends_early(exc: json.JSONDecodeError) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite JSON number (a bool is not one; an int too large for a float is not)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) < 1e300 if isinstance(v, int) else math.isfinite(v)
 
 
-def _stats(path: Path, bench: dict[str, Any]) -> dict[str, Any]:
-    name = bench.get("fullname") or bench.get("name") or "?"
-    stats = bench.get("stats")
-    if not isinstance(stats, dict):
-        raise ReportError(f"{path}: benchmark {name!r} has no 'stats' object")
-    for key in ("median", "q1", "q3", "min", "max", "rounds"):
-        if not _is_number(stats.get(key)):
-            raise ReportError(f"{path}: benchmark {name!r}: stats.{key} is missing or not a number")
-    if stats["median"] <= 0:
-        raise ReportError(f"{path}: benchmark {name!r}: median time {stats['median']} is not > 0")
-    data = stats.get("data")
-    if data is not None and not (isinstance(data, list) and all(map(_is_number, data))):
-        raise ReportError(f"{path}: benchmark {name!r}: stats.data is not a list of numbers")
+def _one_line(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` on one line: runs of whitespace and control characters become one space,
+    and it is cut at ``limit`` characters."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def _show(value: Any) -> str:
+    """A short, one-line description of a JSON value for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**15 else f"an integer of {value.bit_length()} bits"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return repr(value) if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "…")
+    return "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
+def _name_of(bench: Any, i: int) -> str:
+    """How an error names a benchmark: its id, quoted, or its place in the list."""
+    name = bench.get("fullname") or bench.get("name") if isinstance(bench, dict) else None
+    if isinstance(name, str) and name:
+        return f"benchmark {_show(name)}"
+    return f"benchmarks[{i}]"
+
+
+class _Fields:
+    """Typed reads of one JSON object, each failure a :class:`ReportError` with one
+    line naming the file, the object (a benchmark) and the field.
+
+    Parameters
+    ----------
+    where
+        The file, and the benchmark when the object belongs to one.
+    prefix
+        The object's own path in the document, e.g. ``"extra_info."``.
+    obj
+        The object; anything but a dict is refused.
+    """
+
+    def __init__(self, where: str, prefix: str, obj: Any) -> None:
+        if not isinstance(obj, dict):
+            raise ReportError(f"{where}: {prefix.rstrip('.') or 'top level'} is {_show(obj)}, "
+                              f"expected an object")
+        self.where, self.prefix, self.obj = where, prefix, obj
+
+    def fail(self, key: str, value: Any, expected: str) -> ReportError:
+        return ReportError(f"{self.where}: {self.prefix}{key} is {_show(value)}, "
+                           f"expected {expected}")
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        """The value at ``key``; ``default`` when missing or null (required without one)."""
+        value = self.obj.get(key)
+        if value is None:
+            if default is _MISSING:
+                what = "null" if key in self.obj else "missing"
+                raise ReportError(f"{self.where}: {self.prefix}{key} is {what}")
+            return default
+        return value
+
+    def name(self, key: str, default: Any = _MISSING, choices: Sequence[str] = ()) -> Any:
+        """A name: 1 to MAX_NAME printable characters (one of ``choices`` when given).
+        An optional name that is empty (Python's ``platform.processor()`` often is)
+        counts as missing."""
+        value = self.raw(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if default is not _MISSING and isinstance(value, str) and not value.strip():
+            return default
+        if choices:
+            if value not in choices:
+                raise self.fail(key, value, "one of " + ", ".join(choices))
+        elif not (isinstance(value, str) and 0 < len(value) <= MAX_NAME
+                  and value.isprintable() and value.strip()):
+            raise self.fail(key, value, f"a name (1 to {MAX_NAME} printable characters)")
+        return value
+
+    def text(self, key: str, default: Any = _MISSING) -> Any:
+        """Free text (a reason, a detail), flattened to one line."""
+        value = self.raw(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not isinstance(value, str):
+            raise self.fail(key, value, "a string")
+        return _one_line(value)
+
+    def integer(self, key: str, default: Any = _MISSING, low: int = 0,
+                high: int = MAX_COUNT) -> Any:
+        """An integer in ``[low, high]`` (a bool or a float is not one)."""
+        value = self.raw(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            expected = ("a positive integer" if low == 1 and high == MAX_COUNT
+                        else f"an integer from {low:,} to {high:,}")
+            raise self.fail(key, value, expected)
+        return value
+
+    def number(self, key: str, default: Any = _MISSING, low: float = 0.0,
+               high: float = MAX_AMOUNT, above: bool = False) -> Any:
+        """A finite number in ``[low, high]`` (``(low, high]`` when ``above``)."""
+        value = self.raw(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not (_is_number(value) and (value > low if above else value >= low)
+                and value <= high):
+            raise self.fail(key, value, f"a number {'>' if above else '>='} {low:g} and "
+                                        f"<= {high:g}")
+        return float(value)
+
+    def seconds(self, key: str, default: Any = _MISSING) -> Any:
+        """A time in seconds, in ``[MIN_SECONDS, MAX_SECONDS]``."""
+        value = self.raw(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not (_is_number(value) and MIN_SECONDS <= value <= MAX_SECONDS):
+            raise self.fail(key, value, f"a time in seconds from {MIN_SECONDS:g} to "
+                                        f"{MAX_SECONDS:g}")
+        return float(value)
+
+    def flag(self, key: str, default: Any = _MISSING) -> Any:
+        """A JSON boolean."""
+        value = self.raw(key, default)
+        if not isinstance(value, bool) and not (value is default and default is not _MISSING):
+            raise self.fail(key, value, "true or false")
+        return value
+
+    def when(self, key: str) -> datetime | None:
+        """An ISO 8601 date and time (UTC when it has no offset), or None when absent."""
+        value = self.raw(key, None)
+        if value is None:
+            return None
+        parsed = _parse_time(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise self.fail(key, value, "an ISO 8601 date and time")
+        return parsed
+
+    def sub(self, key: str, default: Any = _MISSING) -> Any:
+        """The object at ``key`` as :class:`_Fields` (``default`` when missing or null)."""
+        value = self.raw(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        return _Fields(self.where, f"{self.prefix}{key}.", value)
+
+    def items(self, key: str, default: Any = _MISSING) -> Any:
+        """The list at ``key``."""
+        value = self.raw(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if not isinstance(value, list):
+            raise self.fail(key, value, "a list")
+        return value
+
+    def element(self, key: str, i: int, value: Any) -> _Fields:
+        """The object ``value``, element ``i`` of the list at ``key``."""
+        return _Fields(self.where, f"{self.prefix}{key}[{i}].", value)
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _stats(bench: _Fields) -> _Fields:
+    """The benchmark's ``stats``, its times checked."""
+    stats = bench.sub("stats")
+    for key in ("median", "q1", "q3", "min", "max"):
+        stats.seconds(key)
+    stats.integer("rounds", low=1)
+    data = stats.items("data", None)
+    if data is not None:
+        for i, value in enumerate(data):
+            if not (_is_number(value) and MIN_SECONDS <= value <= MAX_SECONDS):
+                raise stats.fail(f"data[{i}]", value, f"a time in seconds from "
+                                                      f"{MIN_SECONDS:g} to {MAX_SECONDS:g}")
     return stats
 
 
-def _steady(path: Path, bench: dict[str, Any], info: dict[str, Any]) -> Timing:
-    stats = _stats(path, bench)
-    name = bench.get("fullname") or bench.get("name")
-    try:
-        size = int(info["size"])
-        return Timing(
-            kernel=str(info["kernel"]),
-            backend=str(info["backend"]),
-            variant=str(info.get("variant") or "default"),
-            default=bool(info.get("default_variant", True)),
-            size=size,
-            layout=str(info.get("layout", "C")),
-            threads=int(info.get("threads") or 1),
-            bytes=float(info.get("bytes") or math.nan),
-            flops=float(info.get("flops") or math.nan),
-            median=float(stats["median"]),
-            q1=float(stats["q1"]),
-            q3=float(stats["q3"]),
-            rounds=int(stats["rounds"]),
-            data=stats.get("data") or None,
-            bytes_per_element=info.get("input_bytes_per_element"),
-            peak_extra_bytes=info.get("peak_extra_bytes"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"{path}: benchmark {name!r}: bad extra_info ({exc})") from None
-
-
-def _compile(path: Path, bench: dict[str, Any], info: dict[str, Any]) -> Compile:
-    stats = _stats(path, bench)
-    name = bench.get("fullname") or bench.get("name")
-    try:
-        calls = info.get("break_even_calls")
-        return Compile(
-            kernel=str(info["kernel"]),
-            variant=str(info.get("variant") or "default"),
-            seconds=float(info.get("compile_seconds") or stats["median"]),
-            low=float(stats["min"]),
-            high=float(stats["max"]),
-            reference_size=int(info["reference_size"]),
-            numba_seconds=float(info["numba_seconds"]),
-            numpy_seconds=float(info["numpy_seconds"]),
-            break_even_calls=None if calls is None else int(calls),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"{path}: benchmark {name!r}: bad compile extra_info ({exc})") from None
-
-
-def _ceiling(path: Path, bench: dict[str, Any], info: dict[str, Any]) -> Ceiling:
-    name = bench.get("fullname") or bench.get("name")
-    try:
-        value = float(info["value"])
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"value {value} is not > 0")
-        return Ceiling(name=str(info["ceiling"]), threads=int(info["threads"]), value=value,
-                       unit=str(info["unit"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"{path}: benchmark {name!r}: bad ceiling extra_info ({exc})") from None
-
-
-def _machine(doc: dict[str, Any]) -> tuple[str, int | None, dict[str, int], str]:
-    info = doc.get("machine_info") if isinstance(doc.get("machine_info"), dict) else {}
-    cpu = info.get("cpu") if isinstance(info.get("cpu"), dict) else {}
-    extra = info.get("vecbench") if isinstance(info.get("vecbench"), dict) else {}
-    count = extra.get("cpu_count") or cpu.get("count")
-    brand = cpu.get("brand_raw") or info.get("processor") or info.get("machine") or "unknown CPU"
-    host = info.get("node") or "unknown host"
-    machine = f"{host} ({brand}{f', {count} cores' if count else ''})"
-    caches = {k: int(v) for k, v in (extra.get("caches") or {}).items() if _is_number(v)}
-    blas = ", ".join(
-        f"{b.get('internal_api', '?')} {b.get('version', '')}".strip()
-        for b in extra.get("blas") or [] if isinstance(b, dict)
+def _steady(bench: _Fields, info: _Fields, allocator: Allocator | None) -> Timing:
+    stats = _stats(bench)
+    data = stats.items("data", None)
+    # A regime is one the run declares (vecbench.allocator); a run that declares
+    # none has its benchmarks' regimes "undeclared", and none of its own.
+    if allocator is None and info.raw("allocator", None) is not None:
+        raise info.fail("allocator", info.obj["allocator"],
+                        "none, as the run declares no regimes (vecbench.allocator)")
+    regimes = (("undeclared",) if allocator is None
+               else (*REGIMES, *allocator.regimes, allocator.default))
+    regime = info.name("allocator", allocator.default if allocator else "undeclared",
+                       choices=tuple(dict.fromkeys(regimes)))
+    state = info.sub("state", None)
+    return Timing(
+        kernel=info.name("kernel"),
+        backend=info.name("backend"),
+        variant=info.name("variant", "default"),
+        default=info.flag("default_variant", True),
+        size=info.integer("size", low=1),
+        layout=info.name("layout", "C", choices=LAYOUTS),
+        threads=info.integer("threads", 1, low=1, high=MAX_THREADS),
+        # No work model (absent or 0): no throughput.
+        bytes=info.number("bytes", math.nan) or math.nan,
+        flops=info.number("flops", math.nan) or math.nan,
+        median=stats.seconds("median"),
+        q1=stats.seconds("q1"),
+        q3=stats.seconds("q3"),
+        rounds=stats.integer("rounds", low=1),
+        data=[float(v) for v in data] if data else None,
+        bytes_per_element=info.number("input_bytes_per_element", None),
+        peak_extra_bytes=info.number("peak_extra_bytes", None),
+        allocator=regime,
+        other_cpu=None if state is None else state.number("other_cpu", None, high=MAX_THREADS),
+        steal=None if state is None else state.number("steal", None, high=1.0),
+        load1=None if state is None else state.number("load1", None, high=1e6),
+        running=None if state is None else state.integer("running", None, high=10**7),
     )
-    return machine, (int(count) if count else None), caches, blas or "unknown"
 
 
-def _unavailable(path: Path, doc: dict[str, Any]) -> tuple[list[tuple[str, str, str, str]], str]:
+def _compile(bench: _Fields, info: _Fields) -> Compile:
+    stats = _stats(bench)
+    calls = info.integer("break_even_calls", None)
+    return Compile(
+        kernel=info.name("kernel"),
+        variant=info.name("variant", "default"),
+        seconds=info.seconds("compile_seconds", stats.seconds("median")),
+        low=stats.seconds("min"),
+        high=stats.seconds("max"),
+        reference_size=info.integer("reference_size", low=1),
+        numba_seconds=info.seconds("numba_seconds"),
+        numpy_seconds=info.seconds("numpy_seconds"),
+        break_even_calls=calls,
+    )
+
+
+def _ceiling(info: _Fields) -> Ceiling:
+    return Ceiling(name=info.name("ceiling"),
+                   threads=info.integer("threads", low=1, high=MAX_THREADS),
+                   value=info.number("value", above=True),
+                   unit=info.name("unit"))
+
+
+def _overhead(bench: _Fields, info: _Fields) -> Overhead:
+    stats = _stats(bench)
+    return Overhead(info.name("backend"), stats.seconds("median"), stats.seconds("q1"),
+                    stats.seconds("q3"))
+
+
+def _machine(doc: _Fields) -> tuple[str, str, int | None, dict[str, int], str]:
+    """Host, CPU, core count, caches and BLAS from ``machine_info``."""
+    info = doc.sub("machine_info", None) or _Fields(doc.where, "machine_info.", {})
+    cpu = info.sub("cpu", None) or _Fields(doc.where, "machine_info.cpu.", {})
+    extra = info.sub("vecbench", None) or _Fields(doc.where, "machine_info.vecbench.", {})
+    count = extra.integer("cpu_count", None, low=1, high=MAX_THREADS)
+    if count is None:
+        count = cpu.integer("count", None, low=1, high=MAX_THREADS)
+    brand = (cpu.name("brand_raw", None) or info.name("processor", None)
+             or info.name("machine", None) or "unknown CPU")
+    host = info.name("node", None) or "unknown host"
+    caches_doc = extra.sub("caches", None)
+    caches = {} if caches_doc is None else {
+        str(k): caches_doc.integer(k, low=1) for k in caches_doc.obj}
+    for level in caches:
+        if not (0 < len(level) <= MAX_NAME and level.isprintable()):
+            raise ReportError(f"{doc.where}: machine_info.vecbench.caches has a key "
+                              f"{_show(level)}, expected a cache name")
+    blas = []
+    for i, lib in enumerate(extra.items("blas", [])):
+        lib = extra.element("blas", i, lib)
+        blas.append(f"{lib.name('internal_api', '?')} {lib.text('version', '')}".strip())
+    return host, brand, count, caches, ", ".join(blas) or "unknown"
+
+
+def _unavailable(doc: _Fields) -> tuple[list[tuple[str, str, str, str]], str]:
     """The implementations the run's machine record lists as unavailable, and the SIMD path."""
-    info = doc.get("machine_info") if isinstance(doc.get("machine_info"), dict) else {}
-    extra = info.get("vecbench") if isinstance(info.get("vecbench"), dict) else {}
-    rows = extra.get("implementations", [])
-    if not isinstance(rows, list):
-        raise ReportError(f"{path}: machine_info.vecbench.implementations is a "
-                          f"{type(rows).__name__}, expected a list")
+    info = doc.sub("machine_info", None) or _Fields(doc.where, "machine_info.", {})
+    extra = info.sub("vecbench", None) or _Fields(doc.where, "machine_info.vecbench.", {})
     out = []
-    for i, row in enumerate(rows):
-        keys = ("kernel", "backend", "variant")
-        if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in keys):
-            raise ReportError(f"{path}: machine_info.vecbench.implementations[{i}] needs "
-                              f"kernel, backend and variant as strings")
-        reason = row.get("unavailable")
+    for i, row in enumerate(extra.items("implementations", [])):
+        row = extra.element("implementations", i, row)
+        names = row.name("kernel"), row.name("backend"), row.name("variant")
+        reason = row.text("unavailable", None)
         if reason is not None:
-            out.append((row["kernel"], row["backend"], row["variant"], str(reason)))
-    simd = extra.get("simd_path") if isinstance(extra.get("simd_path"), dict) else {}
-    path_taken = simd.get("path")
-    simd_path = (f"{path_taken} ({simd.get('setting', '?')})" if isinstance(path_taken, str)
+            out.append((*names, reason))
+    simd = extra.sub("simd_path", None)
+    taken = None if simd is None else simd.name("path", None)
+    simd_path = (f"{taken} ({simd.text('setting', '?')})" if taken is not None
                  else "not recorded")
     return out, simd_path
 
 
-def _commit(doc: dict[str, Any]) -> str:
-    info = doc.get("commit_info") if isinstance(doc.get("commit_info"), dict) else {}
-    commit = str(info.get("id") or "no commit")[:8]
-    return commit + ("+dirty" if info.get("dirty") else "")
+def _commit(doc: _Fields) -> tuple[str, str, bool, datetime | None]:
+    """Short id (with "+dirty"), full id, dirty, commit time, from ``commit_info``."""
+    info = doc.sub("commit_info", None) or _Fields(doc.where, "commit_info.", {})
+    full = info.name("id", "no commit")
+    dirty = info.flag("dirty", False)
+    return full[:8] + ("+dirty" if dirty else ""), full, dirty, info.when("time")
+
+
+def _vecbench(doc: _Fields) -> tuple[str, Allocator | None, int | None, list[StateSample],
+                                     list[Absent] | None]:
+    """The run's own record (top-level ``vecbench``): profile, allocator, state, absences."""
+    top = doc.sub("vecbench", None)
+    if top is None:
+        return "", None, None, [], None
+    top.integer("version", 1, low=1)
+    profile = top.name("profile", "")
+    allocator = None
+    alloc = top.sub("allocator", None)
+    if alloc is not None:
+        regimes_doc = alloc.sub("regimes", None)
+        regimes = {}
+        for regime in ([] if regimes_doc is None else list(regimes_doc.obj)):
+            if not (0 < len(regime) <= MAX_NAME and regime.isprintable()):
+                raise ReportError(f"{doc.where}: vecbench.allocator.regimes has a key "
+                                  f"{_show(regime)}, expected a regime name")
+            params = regimes_doc.sub(regime)
+            regimes[regime] = {}
+            for param in params.obj:
+                if not (0 < len(param) <= MAX_NAME and param.isprintable()):
+                    raise ReportError(f"{doc.where}: vecbench.allocator.regimes.{regime} has "
+                                      f"a key {_show(param)}, expected a parameter name")
+                regimes[regime][param] = params.integer(param, low=-(2**63), high=2**63 - 1)
+        default = alloc.name("default", "undeclared")
+        if regimes and default not in regimes:
+            raise alloc.fail("default", default, "one of the declared regimes "
+                             + ", ".join(regimes))
+        allocator = Allocator(controlled=alloc.flag("controlled"),
+                              how=alloc.text("how", ""), default=default,
+                              regimes=regimes, why=alloc.text("why", None))
+    state = top.sub("state", None)
+    count = None if state is None else state.integer("cpu_count", None, low=1,
+                                                     high=MAX_THREADS)
+    samples = []
+    for i, raw in enumerate([] if state is None else state.items("samples", [])):
+        s = state.element("samples", i, raw)
+        samples.append(StateSample(
+            at=s.number("at", high=1e9), phase=s.name("phase", choices=PHASES),
+            load1=s.number("load1", None, high=1e6),
+            running=s.integer("running", None, high=10**7),
+            other_cpu=s.number("other_cpu", None, high=MAX_THREADS),
+            steal=s.number("steal", None, high=1.0),
+            mhz=s.number("mhz", None, high=1e6, above=True)))
+    absent = None
+    if top.raw("absent", None) is not None:
+        absent = []
+        for i, raw in enumerate(top.items("absent")):
+            a = top.element("absent", i, raw)
+            absent.append(Absent(
+                benchmark=a.name("benchmark"), measure=a.name("measure", choices=MEASURES),
+                reason=a.name("reason", choices=REASONS), detail=a.text("detail", ""),
+                kernel=a.name("kernel", None), backend=a.name("backend", None),
+                variant=a.name("variant", None), size=a.integer("size", None, low=1),
+                layout=a.name("layout", None, choices=LAYOUTS),
+                threads=a.integer("threads", None, low=1, high=MAX_THREADS),
+                allocator=a.name("allocator", None)))
+    return profile, allocator, count, samples, absent
 
 
 def load_run(path: str | Path) -> Run:
     """Read and check one saved pytest-benchmark run.
+
+    Every field the report reads is checked (see the module's docstring)
+    before anything is made of it.
 
     Parameters
     ----------
@@ -358,56 +672,69 @@ def load_run(path: str | Path) -> Run:
     Raises
     ------
     ReportError
-        With one line naming the file and what is wrong with it.
+        With one line naming the file, the benchmark and the field at fault.
     """
     path = Path(path)
-    doc = _read_json(path)
-    if not isinstance(doc, dict):
-        raise ReportError(f"{path}: not a pytest-benchmark run (top level is a "
-                          f"{type(doc).__name__}, expected an object)")
-    benches = doc.get("benchmarks")
+    raw = _read_json(path)
+    if not isinstance(raw, dict):
+        raise ReportError(f"{path}: not a pytest-benchmark run (top level is "
+                          f"{_show(raw)}, expected an object)")
+    benches = raw.get("benchmarks")
     if not isinstance(benches, list):
         raise ReportError(f"{path}: not a pytest-benchmark run (no 'benchmarks' list)")
     if not benches:
         raise ReportError(f"{path}: pytest-benchmark run with no benchmarks")
+    doc = _Fields(str(path), "", raw)
+    profile, allocator, state_count, state, absent = _vecbench(doc)
 
     steady: list[Timing] = []
     compiles: list[Compile] = []
     ceilings: list[Ceiling] = []
     overheads: list[Overhead] = []
-    for i, bench in enumerate(benches):
-        if not isinstance(bench, dict):
-            raise ReportError(f"{path}: benchmarks[{i}] is not an object")
-        info = bench.get("extra_info")
-        if not isinstance(info, dict):
-            continue
-        measure = info.get("measure")
+    for i, raw_bench in enumerate(benches):
+        where = f"{path}: {_name_of(raw_bench, i)}"
+        if not isinstance(raw_bench, dict):
+            raise ReportError(f"{path}: benchmarks[{i}] is {_show(raw_bench)}, "
+                              f"expected an object")
+        bench = _Fields(where, "", raw_bench)
+        if raw_bench.get("extra_info") is None:
+            continue  # not a vecbench benchmark
+        info = bench.sub("extra_info")
+        measure = info.raw("measure", None)
+        if measure is not None and not isinstance(measure, str):
+            raise info.fail("measure", measure, "one of " + ", ".join(MEASURES))
         if measure == "compile":
-            compiles.append(_compile(path, bench, info))
+            compiles.append(_compile(bench, info))
         elif measure == "ceiling":
-            ceilings.append(_ceiling(path, bench, info))
-        elif measure == "overhead" and "backend" in info:
-            stats = _stats(path, bench)
-            overheads.append(Overhead(str(info["backend"]), float(stats["median"]),
-                                      float(stats["q1"]), float(stats["q3"])))
+            ceilings.append(_ceiling(info))
+        elif measure == "overhead" and "backend" in info.obj:
+            overheads.append(_overhead(bench, info))
         elif measure == "steady" or (
-                measure is None and {"kernel", "backend", "size"} <= info.keys()):
-            steady.append(_steady(path, bench, info))
+                measure is None and {"kernel", "backend", "size"} <= info.obj.keys()):
+            steady.append(_steady(bench, info, allocator))
     if not steady:
         raise ReportError(f"{path}: no vecbench kernel benchmarks in this run "
                           f"(no benchmark has extra_info with kernel, backend and size)")
 
-    machine, count, caches, blas = _machine(doc)
-    unavailable, simd_path = _unavailable(path, doc)
+    host, cpu, count, caches, blas = _machine(doc)
+    count = count or state_count
+    machine = f"{host} ({cpu}{f', {count} cores' if count else ''})"
+    unavailable, simd_path = _unavailable(doc)
+    commit, commit_id, dirty, commit_time = _commit(doc)
+    started = doc.when("datetime")
     notes = []
     if not any(t.data for t in steady):
         notes.append("per-round times were not saved (--benchmark-save-data): "
                      "no confidence intervals")
-    return Run(path=path, machine=machine, commit=_commit(doc),
-               date=str(doc.get("datetime", ""))[:19].replace("T", " "),
+    return Run(path=path, machine=machine, commit=commit,
+               date="" if started is None
+               else started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
                cpu_count=count, caches=caches, blas=blas,
                steady=steady, compiles=compiles, ceilings=best_ceilings(ceilings), notes=notes,
-               overheads=overheads, unavailable=unavailable, simd_path=simd_path)
+               overheads=overheads, unavailable=unavailable, simd_path=simd_path,
+               profile=profile, state=state, absent=absent, allocator=allocator,
+               host=host, cpu=cpu, commit_id=commit_id, dirty=dirty,
+               commit_time=commit_time, started=started)
 
 
 def best_ceilings(ceilings: list[Ceiling]) -> list[Ceiling]:
@@ -447,7 +774,16 @@ def newest_run(root: str | Path) -> Path:
         When there is no saved run under ``root``.
     """
     root = Path(root)
-    found = sorted(root.glob("**/*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    found = sorted((stamp, p.name, p) for p in root.glob("**/*.json")
+                   if (stamp := _mtime(p)) is not None)
     if not found:
         raise ReportError(f"{root}: no saved run here; run `make bench` first")
-    return found[-1]
+    return found[-1][2]
+
+
+def _mtime(path: Path) -> float | None:
+    """When ``path`` was last written; None when it cannot be read (a dangling link)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None

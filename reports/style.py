@@ -11,14 +11,19 @@ variant gets a dash pattern, marker and hatch of its own, chosen from its name
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from collections.abc import Iterable
+from functools import partial
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.ticker import FixedFormatter, Formatter, FuncFormatter
 
 _BACKEND_COLOURS = {
     "python": "#6e6e6e",
@@ -106,9 +111,55 @@ def label(backend: str, variant: str) -> str:
     return f"{backend}/{variant}"
 
 
+#: The tick formatters :func:`literal` made (it never wraps one twice).
+_ESCAPED: weakref.WeakSet[Formatter] = weakref.WeakSet()
+
+
+def literal(fig: Figure) -> Figure:
+    """Draw every text of ``fig`` as written, never as mathtext; return ``fig``.
+
+    Names come from run files, and matplotlib reads a text with two ``$`` as
+    mathtext: ``$\\frac{a}{b}$`` would be typeset, and ``$\\nosuch{$`` would
+    fail the render.  Titles, labels, legends and annotations are set not to
+    parse math; tick labels given as names (a fixed list or a function, as
+    ``set_xticks(ticks, labels)`` makes) have their ``$`` escaped, since tick
+    texts are made anew when drawn, and matplotlib's own number formatters
+    keep the mathtext they use for powers of ten.
+    Call it once the figure is built, before it is laid out or drawn, and
+    again before saving (for what was added since); a second call changes
+    nothing already done.
+    """
+    texts = fig.findobj(Text)  # first: listing an axis's children makes its ticks
+    ticks = {id(label) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for tick in (*axis.majorTicks, *axis.minorTicks)
+             for label in (tick.label1, tick.label2)}
+    for text in texts:
+        if id(text) not in ticks:
+            text.set_parse_math(False)
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for major in (True, False):
+                formatter = axis.get_major_formatter() if major else axis.get_minor_formatter()
+                if (isinstance(formatter, (FixedFormatter, FuncFormatter))
+                        and formatter not in _ESCAPED):
+                    escaped = FuncFormatter(partial(_escaped_dollars, formatter))
+                    _ESCAPED.add(escaped)
+                    (axis.set_major_formatter if major else axis.set_minor_formatter)(escaped)
+    return fig
+
+
+def _escaped_dollars(formatter: Formatter, value: float, pos: int | None = None) -> str:
+    """The label ``formatter`` gives, its ``$`` escaped: never the start of mathtext."""
+    return str(formatter(value, pos)).replace("$", "\\$")
+
+
 def setup() -> None:
-    """Matplotlib settings for slides: large type, light grid, no clutter."""
+    """Matplotlib settings for slides: large type, light grid, no clutter.
+
+    Text is never handed to TeX; see :func:`literal` for mathtext.
+    """
     plt.rcParams.update({
+        "text.usetex": False,
         "figure.dpi": 100,
         "savefig.dpi": 100,
         "font.size": 12,

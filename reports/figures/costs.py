@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import matplotlib.pyplot as plt
@@ -39,7 +40,10 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
     order.  A loop that walks memory in order streams; one that strides
     across it waits on cache misses.
     """
-    kernels = [k for k in run.kernels if len({t.layout for t in run.steady if t.kernel == k}) > 1]
+    # Kernels with an implementation run in every layout at one size (two layouts
+    # by different implementations or sizes make no comparison).
+    kernels = [k for k in run.kernels if len({t.layout for t in run.steady if t.kernel == k}) > 1
+               and _layout_size(run, k) is not None]
     widest = max((len(compute.implementations(run, k, None)) for k in kernels), default=1)
     fig, axes = common.panels(max(1, len(kernels)), ncols=1, width=max(15.0, 1.5 * widest),
                               height=5.0)
@@ -59,10 +63,10 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
         for i, (backend, variant, _) in enumerate(impls):
             for j, lay in enumerate(layouts):
                 t: Timing | None = idx.get((kernel, backend, variant, lay, n))
-                if t is None:
+                value = math.nan if t is None else compute.throughput(t, compute=False)
+                if not math.isfinite(value):  # not run, or no work model saved
                     continue
                 x = i + (j - (len(layouts) - 1) / 2) * width
-                value = compute.throughput(t, compute=False)
                 hatch = style.FORTRAN_HATCH if lay == "F" else ""
                 ax.bar(x, value, width=width * 0.95, color=style.backend_colour(backend),
                        hatch=hatch, edgecolor="white", zorder=2)
@@ -76,7 +80,8 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
                         xycoords=("axes fraction", "data"), ha="left", va="bottom",
                         fontsize=9, color=style.CEILING_COLOUR)
         ax.set_yscale("log")
-        ax.set_ylim(top=max(ys + [c.value for c in bw]) * 8)
+        if ys or bw:
+            ax.set_ylim(top=max(ys + [c.value for c in bw]) * 8)
         ax.set_xticks(range(len(impls)), [f"{b}/\n{v}" for b, v, _ in impls], fontsize=11)
         ax.set_title(f"{kernel}, n={compute.fmt_size(n)} (an n x n matrix)")
         ax.set_ylabel("GB/s (higher is better)")
@@ -85,6 +90,7 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
                   hatch=style.FORTRAN_HATCH if lay == "F" else "") for lay in ("C", "F")]
     keys += [Patch(color=style.backend_colour(b), label=b)
              for b in sorted({t.backend for t in run.steady}, key=compute.backend_rank)]
+    style.literal(fig)  # names as written, never mathtext
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     common.bottom_legend(fig, keys, ncol=len(keys), y=0.045)
     return fig
@@ -150,6 +156,7 @@ def jit(run: Run, analysis: compute.Analysis) -> Figure:
     right.set_ylabel("calls until numba's compile time is repaid")
     right.set_title("break-even against numpy (never: numba not faster there)")
     right.grid(axis="x", visible=False)
+    style.literal(fig)  # names as written, never mathtext
     fig.tight_layout()
     return fig
 
@@ -237,6 +244,7 @@ def memory(run: Run, analysis: compute.Analysis) -> Figure:
     right.set_ylabel("peak bytes allocated during one call")
     right.set_title("peak temporaries, result included")
     right.grid(axis="x", visible=False)
+    style.literal(fig)  # names as written, never mathtext
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     common.bottom_legend(fig, list(handles.values()), ncol=len(handles), y=0.05)
     return fig

@@ -80,6 +80,7 @@ def scaling(run: Run, analysis: compute.Analysis) -> Figure:
         Line2D([], [], marker=_BEHIND, color="#999999", markeredgecolor="black",
                linestyle="none", markersize=10, label="falls behind"),
     ]
+    style.literal(fig)  # names as written, never mathtext
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     common.bottom_legend(fig, common.backend_handles(_backends(run)) + keys, ncol=7, y=0.06)
     return fig
@@ -127,6 +128,7 @@ def throughput(run: Run, analysis: compute.Analysis) -> Figure:
     keys = [Line2D([], [], color=style.CEILING_COLOUR, linestyle="-", label="ceiling, 1 thread"),
             Line2D([], [], color=style.CEILING_COLOUR, linestyle="--",
                    label="ceiling, all cores")] if run.ceilings else []
+    style.literal(fig)  # names as written, never mathtext
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     common.bottom_legend(fig, common.backend_handles(_backends(run)) + keys, ncol=6, y=0.045)
     return fig

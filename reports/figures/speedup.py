@@ -68,6 +68,7 @@ def headline(run: Run, analysis: compute.Analysis) -> Figure:
     ax.set_ylim(min(0.5, bottom / 2), top * (12 if crowded else 4))
     ax.set_xlim(-0.7, x - 0.5)
     ax.set_xticks(ticks, tick_names, rotation=90, fontsize=10)
+    style.literal(fig)  # names as written, never mathtext
     fig.canvas.draw()  # lay out the tick labels, to put the kernel names under them
     renderer = fig.canvas.get_renderer()
     tallest = max(t.get_window_extent(renderer).height for t in ax.get_xticklabels())
@@ -81,6 +82,7 @@ def headline(run: Run, analysis: compute.Analysis) -> Figure:
     backends = list(dict.fromkeys(s.backend for s in rows))
     ax.legend(handles=common.backend_handles(backends), loc="upper left",
               ncol=len(backends), frameon=False)
+    style.literal(fig)  # names as written, never mathtext
     fig.tight_layout()
     return fig
 
@@ -135,6 +137,7 @@ def heatmap(run: Run, analysis: compute.Analysis) -> Figure:
                     text = compute.fmt_ratio(value) if value >= 0.01 else "<0.01"
                     ax.text(c, r, text, ha="center", va="center",
                             fontsize=9, color="white" if dark else "black")
+    style.literal(fig)  # names as written, never mathtext
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     if image is not None:
         bar = fig.colorbar(image, ax=axes, fraction=0.025, pad=0.02)
