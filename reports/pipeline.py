@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 
 from reports import export, history, style, tables, write
 from reports.compute import Analysis, analyse, split_threads
+from reports.conditions import split_regimes
 from reports.figures import FIGURES, FigureSpec
-from reports.load import Run, label_runs, load_run
+from reports.load import ReportError, Run, label_runs, load_run
 
 #: Where ``python -m reports`` looks for runs and writes the report by default:
 #: relative to the current folder (pytest-benchmark saves runs under
@@ -24,9 +25,16 @@ def load(paths: Sequence[str | Path]) -> list[Run]:
     """Read and check every run first, so a bad file stops the render before any output.
 
     An implementation timed at several thread counts (NumPy's BLAS at one
-    thread and at all cores) becomes one implementation per count.
+    thread and at all cores) becomes one implementation per count; timings
+    in a second allocator regime are set beside the run's (``other_regimes``).
     """
-    return label_runs([split_threads(load_run(p)) for p in paths])
+    runs = [split_regimes(split_threads(load_run(p))) for p in paths]
+    for run in runs:
+        if not run.steady:
+            regime = run.allocator.default if run.allocator else "undeclared"
+            raise ReportError(f"{run.path}: no steady benchmark in the run's default "
+                              f"allocator regime ({regime!r}), nothing to draw")
+    return label_runs(runs)
 
 
 def compute(runs: list[Run]) -> list[Analysis]:
@@ -36,7 +44,11 @@ def compute(runs: list[Run]) -> list[Analysis]:
 
 def plot(runs: list[Run], results: list[Analysis], folder: Path
          ) -> list[tuple[FigureSpec, list[str]]]:
-    """Save every figure of every run as PNG in ``folder``; return the file names."""
+    """Save every figure of every run as PNG in ``folder``; return the file names.
+
+    What the history could not use (a neighbouring file that cannot be read,
+    and why) is added to the first run's ``notes``, which the pages list.
+    """
     style.setup()
     style.assign_variants(t.variant for run in runs for t in run.steady if not t.default)
     saved = []
@@ -46,12 +58,14 @@ def plot(runs: list[Run], results: list[Analysis], folder: Path
             name = f"{spec.stem}.png" if len(runs) == 1 else f"{spec.stem}-run{i}.png"
             fig = spec.draw(run, res)
             try:
+                style.literal(fig)  # every name as written, never as mathtext
                 fig.savefig(folder / name, bbox_inches="tight")
             finally:
                 plt.close(fig)
             names.append(name)
         saved.append((spec, names))
-    past = history.collect(runs[0].path.parent, loaded=runs)
+    past = history.collect(runs[0].path.parent)
+    runs[0].notes.extend(n for n in history.notes(past) if n not in runs[0].notes)
     fig = history.plot(past)
     if fig is not None:
         try:
@@ -64,11 +78,20 @@ def plot(runs: list[Run], results: list[Analysis], folder: Path
 
 #: Not one per run: the runs saved beside the (first) reported run, over time.
 HISTORY = FigureSpec(
-    "8-history", "History: each backend's time across saved runs", lambda run, res: None,
-    "The default variant of each backend at a fixed size per kernel, in every run saved "
-    "beside this one (newest eight), by commit. A red circle marks a step the regression "
-    "gate's comparison would flag; these are single runs, compared by their rounds, so a "
-    "circle says where to look, and `make ci-bench` (interleaved runs) is the gate.")
+    "8-history", "History: each backend's time by commit and machine", lambda run, res: None,
+    "The default variant of each backend at a fixed size per kernel (C order, one thread, "
+    "the run's default allocator regime), in the runs saved beside this one. Runs are "
+    "grouped by machine (host and CPU; one set of panels per machine, never one line "
+    "across two machines) and ordered by the commit's time, then the run's start; each "
+    "tick is a commit and its date. Runs of the same commit on the same machine are one "
+    "point, the median of their medians (small dots: each run), so repeated runs of "
+    "identical code show their spread and no step; a run of a tree with uncommitted "
+    "changes is a point of its own. The newest eight points per machine are drawn. A red "
+    "circle marks a step between consecutive commits that the regression gate's own test "
+    "(reports.compare, the project's thresholds) calls worse on the pooled rounds; with "
+    "one run a side it sees no between-run variation, so a circle says where to look, and "
+    "`make ci-bench` (interleaved runs) is the gate. A saved file that cannot be read is "
+    "left out and listed under Missing, with why.")
 
 
 def write_pages(runs: list[Run], results: list[Analysis],
@@ -76,11 +99,14 @@ def write_pages(runs: list[Run], results: list[Analysis],
     """``index.html`` and ``summary.md`` in ``folder``."""
     table_list = tables.tables(runs, results)
     findings = [tables.findings(run, res) for run, res in zip(runs, results, strict=True)]
-    missing = [res.missing for res in results]
+    missing = [[*res.missing, *(n for n in run.notes if n not in res.missing)]
+               for run, res in zip(runs, results, strict=True)]
+    warnings = [res.disturbance.warning for res in results]
     (folder / "summary.md").write_text(write.summary_markdown(
-        runs, findings, table_list, missing, [spec for spec, _ in figures]), encoding="utf-8")
+        runs, findings, table_list, missing, [spec for spec, _ in figures], warnings),
+        encoding="utf-8")
     (folder / "index.html").write_text(write.index_html(
-        runs, findings, table_list, missing, figures), encoding="utf-8")
+        runs, findings, table_list, missing, figures, warnings), encoding="utf-8")
 
 
 def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT) -> Path:

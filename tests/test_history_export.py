@@ -33,7 +33,7 @@ def test_history_flags_a_slowed_backend(tmp_path):
     assert [r.path.name for r in past.runs] == ["0001_old.json", "0002_new.json"]
     size = past.sizes["magnitude"]
     assert size == max(t.size for t in past.runs[0].steady if t.kernel == "magnitude")
-    flagged = {bench for bench, _ in past.flagged}
+    flagged = {bench for bench, _, _ in past.flagged}
     assert f"magnitude-numba-loop-n{size}-C" in flagged
     assert not [b for b in flagged if not b.startswith("magnitude-numba")]
     fig = history.plot(past)
