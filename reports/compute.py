@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bench.grid import MEMORY_SIZES, SEED_MATMUL, SEED_VECTOR, VECTOR_KERNELS
-from reports.load import Ceiling, Run, Timing
+from reports import conditions
+from reports.load import Absent, Ceiling, Run, Timing
 
 #: Resamples per bootstrap interval.
 N_BOOT = 4000
@@ -112,7 +113,7 @@ def seed_size(run: Run, kernel: str) -> int:
     """The headline size: the seed's (vectors 10^6, matmul 1000, sums 1024) or the largest run."""
     wanted = (SEED_VECTOR if kernel in VECTOR_KERNELS else
               SEED_MATMUL if kernel == "matmul" else MEMORY_SIZES.get(kernel))
-    have = sizes(run, kernel)
+    have = sizes(run, kernel) or sizes(run, kernel, None)  # a kernel run in F order only
     return wanted if wanted in have else max(have)
 
 
@@ -406,14 +407,19 @@ READ_ROOF = Roof("read_bandwidth", "GB/s", "read")
 
 
 def roof(run: Run, kernel: str) -> Roof:
-    """The kernel's roof; the read bandwidth when its own ceiling was not measured."""
+    """The kernel's roof: its own, or the memory read bandwidth for a streaming
+    kernel that has none.  A roof whose ceiling the run lacks stays the
+    kernel's roof (no percent is given): a kernel is never held against
+    another roof than its own."""
     own = ROOFS.get(kernel)
     if own is None and compute_bound(run, kernel):
         own = ROOFS["matmul"]
-    if own is not None and (own.unit == "GFLOP/s" or any(c.name == own.ceiling
-                                                          for c in run.ceilings)):
-        return own
-    return READ_ROOF
+    return READ_ROOF if own is None else own
+
+
+def last_level_cache(run: Run) -> int | None:
+    """The largest cache of the run's machine in bytes (None: not recorded)."""
+    return max(run.caches.values(), default=None) or None
 
 
 def ceiling_for(run: Run, name: str, threads: int) -> Ceiling | None:
@@ -437,19 +443,35 @@ class OfCeiling:
     unit: str
     ceiling: Ceiling | None
     fresh: Ceiling | None = None  # the roof's ``fresh`` ceiling, when measured
+    ceiling_name: str = ""  # the roof's ceiling, measured or not
+    #: For a bandwidth roof: whether the working set fit in the last-level
+    #: cache, where memory bandwidth is no limit and a percent means nothing.
+    in_cache: bool = False
+    working_set: float = 0.0  # bytes
+    llc: int | None = None  # bytes of the last-level cache, when recorded
 
     @property
     def percent(self) -> float | None:
-        return None if self.ceiling is None else 100.0 * self.value / self.ceiling.value
+        if self.ceiling is None or self.in_cache:
+            return None
+        return 100.0 * self.value / self.ceiling.value
 
     @property
     def fresh_percent(self) -> float | None:
-        return None if self.fresh is None else 100.0 * self.value / self.fresh.value
+        if self.fresh is None or self.in_cache:
+            return None
+        return 100.0 * self.value / self.fresh.value
 
 
 def of_ceiling(run: Run) -> list[OfCeiling]:
-    """Each non-python implementation (C order) at its largest size, against its roof."""
+    """Each non-python implementation (C order) at its largest size, against its roof.
+
+    A bandwidth roof holds only beyond the last-level cache: at a size whose
+    working set fits in it, the implementation is marked ``in_cache`` and
+    given no percent.
+    """
     out = []
+    llc = last_level_cache(run)
     for kernel in run.kernels:
         r = roof(run, kernel)
         for backend, variant, _ in implementations(run, kernel):
@@ -460,8 +482,10 @@ def of_ceiling(run: Run) -> list[OfCeiling]:
                 continue
             big = ts[-1]
             fresh = None if r.fresh is None else ceiling_for(run, r.fresh, big.threads)
+            in_cache = r.unit == "GB/s" and llc is not None and big.bytes <= llc
             out.append(OfCeiling(kernel, backend, variant, big.size, r.speed(big), r.unit,
-                                 ceiling_for(run, r.ceiling, big.threads), fresh))
+                                 ceiling_for(run, r.ceiling, big.threads), fresh,
+                                 r.ceiling, in_cache, big.bytes, llc))
     return out
 
 
@@ -476,17 +500,86 @@ def _known_backends() -> list[str]:
     return list(kernels.BACKENDS)
 
 
-def missing(run: Run) -> list[str]:
-    """What the run lacks, one line each: backends, implementation sizes, ceilings, compiles.
+#: How each recorded reason for an absent benchmark reads in the report.
+REASONS = {
+    "over_budget": "over the time budget",
+    "failed": "failed",
+    "unavailable": "unavailable on this machine",
+    "not_in_profile": "not in this profile",
+    "not_applicable": "not applicable",
+    "error": "could not run",
+}
 
-    A size counts as missing for an implementation when another implementation
-    of the same kernel and layout ran at it (python over its time budget, say).
-    """
+
+def _absent_who(a: Absent) -> str:
+    if a.measure == "steady" and a.kernel and a.backend and a.variant:
+        who = f"{a.kernel} {a.backend}/{a.variant}"
+        if a.layout and a.layout != "C":
+            who += f" ({a.layout} order)"
+        if a.threads and a.threads > 1:
+            who += f" ({a.threads} threads)"
+        if a.allocator and a.allocator not in ("warm", "undeclared"):
+            who += f" ({a.allocator} pages)"
+        return who
+    return f"{'ceiling' if a.measure == 'ceiling' else a.measure} {a.benchmark}"
+
+
+def _absent_lines(run: Run) -> list[str]:
+    """The run's recorded absences: one line per implementation and reason, with
+    the sizes and the distinct details."""
+    measured = {(t.kernel, t.backend, t.variant) for t in run.steady + run.other_regimes}
+    merged: dict[tuple[str, str], tuple[list[int], list[str], bool]] = {}
+    # A regime that does not apply (the call allocates too little for fresh pages
+    # to matter): one line per kernel and regime, naming the implementations.
+    moot: dict[tuple[str, str], tuple[list[str], set[int]]] = {}
+    for a in run.absent or []:
+        if a.reason == "not_applicable" and a.measure == "steady" and a.kernel:
+            impls, ns = moot.setdefault((a.kernel, a.allocator or "?"), ([], set()))
+            impls.append(f"{a.backend}/{a.variant}")
+            if a.size is not None:
+                ns.add(a.size)
+            continue
+        ran = (a.kernel, a.backend, a.variant) in measured
+        ns, details, _ = merged.setdefault((_absent_who(a), a.reason), ([], [], ran))
+        if a.size is not None:
+            ns.append(a.size)
+        details.append(a.detail)
     lines = []
+    for (who, reason), (ns, details, ran) in merged.items():
+        text = f"{who}: {REASONS.get(reason, reason)}"
+        if ns:
+            text += f" at n={', '.join(fmt_size(n) for n in sorted(set(ns)))}"
+            text += "" if ran else " (every size it was to run at)"
+        distinct = list(dict.fromkeys(d for d in details if d))
+        if distinct:
+            more = f" (and {len(distinct) - 3} more)" if len(distinct) > 3 else ""
+            text += f": {'; '.join(distinct[:3])}{more}"
+        lines.append(text)
+    for (kernel, regime), (impls, ns) in moot.items():
+        at = f" at n={', '.join(fmt_size(n) for n in sorted(ns))}" if ns else ""
+        lines.append(f"{kernel} ({regime} pages): not applicable to "
+                     f"{', '.join(dict.fromkeys(impls))}{at}: one call allocates less than a "
+                     "page, so the regime changes nothing")
+    return lines
+
+
+def missing(run: Run) -> list[str]:
+    """What the run lacks, one line each, with why: implementations and sizes,
+    backends, ceilings, compile times and memory.
+
+    The run's recorded absences come first (every case the profile held that
+    was skipped, failed or could not run, with its reason).  Then anything
+    else absent that no record explains: a size counts as missing for an
+    implementation when another implementation of the same kernel and layout
+    ran at it.
+    """
+    lines = _absent_lines(run)
+    recorded = {(a.kernel, a.backend, a.variant, a.size) for a in run.absent or []}
     present = {t.backend for t in run.steady}
     absent = [b for b in _known_backends() if b not in present]
     if absent:
         lines.append(f"backends not in this run at all: {', '.join(absent)}")
+    unexplained = " (no reason recorded)" if run.absent is not None else ""
     for kernel in run.kernels:
         kb = {t.backend for t in run.steady if t.kernel == kernel}
         lacking = sorted(present - kb, key=backend_rank)
@@ -497,16 +590,25 @@ def missing(run: Run) -> list[str]:
             all_n = sizes(run, kernel, layout)
             for backend, variant, _ in implementations(run, kernel, layout):
                 have = {t.size for t in series(run, kernel, backend, variant, layout)}
-                gone = [n for n in all_n if n not in have]
+                gone = [n for n in all_n if n not in have
+                        and (kernel, backend, variant, n) not in recorded]
                 if gone:
                     where = f" ({layout} order)" if len(layouts) > 1 else ""
                     lines.append(f"{kernel} {backend}/{variant}{where}: not run at "
-                                 f"n={', '.join(fmt_size(n) for n in gone)}")
-    lines.extend(f"{kernel} {backend}/{variant}: unavailable in this run: {reason}"
-                 for kernel, backend, variant, reason in run.unavailable)
+                                 f"n={', '.join(fmt_size(n) for n in gone)}{unexplained}")
+    if run.absent is None:
+        lines.extend(f"{kernel} {backend}/{variant}: unavailable in this run: {reason}"
+                     for kernel, backend, variant, reason in run.unavailable)
     if not run.ceilings:
         lines.append("machine ceilings: not measured in this run (no bench_ceilings results); "
                      "no ceilings are drawn and no percent of ceiling is given")
+    else:
+        names = {c.name for c in run.ceilings}
+        for kernel in run.kernels:
+            r = roof(run, kernel)
+            if r.ceiling not in names:
+                lines.append(f"{kernel}: its ceiling ({r.ceiling}) was not measured in this "
+                             "run; it is shown without a percent of ceiling")
     if not run.compiles:
         lines.append("numba compile times: not in this run")
     if not any(t.bytes_per_element is not None for t in run.steady):
@@ -525,11 +627,15 @@ class Analysis:
     crossovers: list[Crossover]
     of_ceiling: list[OfCeiling]
     missing: list[str]
+    disturbance: conditions.Disturbance
+    regimes: list[conditions.RegimePair]
 
 
 def analyse(run: Run) -> Analysis:
-    """Speedups, crossovers, percent of ceiling and what is missing, for one run."""
-    return Analysis(speedups(run), crossovers(run), of_ceiling(run), missing(run))
+    """Speedups, crossovers, percent of ceiling, what is missing, how disturbed the
+    machine was and the allocator regimes, for one run."""
+    return Analysis(speedups(run), crossovers(run), of_ceiling(run), missing(run),
+                    conditions.disturbance(run), conditions.regime_pairs(run))
 
 
 # --------------------------------------------------------------------------

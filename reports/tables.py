@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reports import compute
+from reports import compute, conditions
 from reports.compute import Analysis, fmt_bytes, fmt_seconds, fmt_size
 from reports.load import Run
 
@@ -30,16 +30,30 @@ def _run_cols(runs: list[Run], names: list[str]) -> list[str]:
     return [f"{name} — run {i + 1}" for i in range(len(runs)) for name in names]
 
 
-def runs_table(runs: list[Run]) -> Table:
-    """Which machine and commit each run is, and where it came from."""
+def runs_table(runs: list[Run], results: list[Analysis]) -> Table:
+    """Which machine and commit each run is, under what conditions, and where it came from."""
     rows = []
-    for i, run in enumerate(runs, 1):
+    for i, (run, res) in enumerate(zip(runs, results, strict=True), 1):
         caches = ", ".join(f"{k} {fmt_bytes(v)}" for k, v in run.caches.items()) or "unknown"
-        rows.append([str(i), run.machine, run.commit, run.date, run.blas, run.simd_path, caches,
-                     run.path.name])
-    return Table("Runs", ["run", "machine", "commit", "date (UTC)", "BLAS", "SIMD path of sin",
-                          "caches", "file"],
-                 rows, anchor="runs")
+        rows.append([str(i), run.machine, run.commit, run.date, run.profile or "not recorded",
+                     run.blas, run.simd_path, conditions.allocator_text(run),
+                     conditions.state_text(run, res.disturbance), caches, run.path.name])
+    return Table("Runs", ["run", "machine", "commit", "date (UTC)", "profile", "BLAS",
+                          "SIMD path of sin", "allocator", "machine while it ran", "caches",
+                          "file"],
+                 rows, note="The machine's state is sampled before, during (between "
+                 "benchmarks, about once a second) and after the run: cores used by other "
+                 "processes (from /proc/stat, less this process's own CPU time), the 1-minute "
+                 "load, CPU time stolen by the hypervisor and the clock frequency, where the "
+                 "system reports them.", anchor="runs")
+
+
+#: Appended to a figure measured on a disturbed machine.
+MARK = " ⚠"
+
+
+def _marked(res: Analysis, kernel: str, backend: str, variant: str, size: int) -> str:
+    return MARK if res.disturbance.mark_of(kernel, backend, variant, size) else ""
 
 
 def speedup_table(runs: list[Run], results: list[Analysis]) -> Table:
@@ -58,6 +72,7 @@ def speedup_table(runs: list[Run], results: list[Analysis]) -> Table:
                 row += ["not run", "not run"]
                 continue
             at = f" at n={fmt_size(s.size)}" if s.size != size else ""
+            at += _marked(res, kernel, backend, variant, s.size)
             if s.vs_python is None:
                 py = "—"
             elif s.python_size != s.size:
@@ -74,7 +89,8 @@ def speedup_table(runs: list[Run], results: list[Analysis]) -> Table:
         rows,
         note="Median time of the reference (python's or numpy's default variant, C order) over "
              "the median time of the implementation; 95% interval by bootstrap over the saved "
-             "rounds. Above 1: faster.",
+             f"rounds. Above 1: faster.{MARK}: the implementation was measured while the machine "
+             "was disturbed (see 'Measured on a disturbed machine'): no measure of its method.",
         anchor="speedups")
 
 
@@ -120,17 +136,22 @@ def ceiling_table(runs: list[Run], results: list[Analysis]) -> Table:
             if o is None:
                 row.append("not run")
                 continue
-            text = f"{o.value:.3g} {o.unit} at n={fmt_size(o.size)}"
-            if o.percent is not None and o.ceiling is not None:
+            text = (f"{o.value:.3g} {o.unit} at n={fmt_size(o.size)}"
+                    + _marked(res, o.kernel, o.backend, o.variant, o.size))
+            if o.in_cache:
+                text = (f"in cache — {text} (working set {fmt_bytes(o.working_set)}, last-level "
+                        f"cache {fmt_bytes(o.llc or 0)}: no percent of a memory ceiling)")
+            elif o.percent is not None and o.ceiling is not None:
                 threads = "1 thread" if o.ceiling.threads <= 1 else f"{o.ceiling.threads} threads"
                 text = f"**{o.percent:.0f}%** — {text} (ceiling {o.ceiling.value:.3g}, {threads})"
                 if o.fresh_percent is not None:
                     text += (f"; {o.fresh_percent:.0f}% of the same into a new array "
                              f"({o.fresh.value:.3g})")
-            elif any(c.name == compute.roof(run, o.kernel).ceiling for c in run.ceilings):
+            elif any(c.name == o.ceiling_name for c in run.ceilings):
                 text += " (no ceiling at this thread count)"
             else:
-                text += " (no ceiling measured)"
+                text += (f" (no percent: its ceiling, {ceiling_name(o.ceiling_name)}, was not "
+                         "measured in this run)")
             row.append(text)
         rows.append(row)
     return Table(
@@ -139,11 +160,13 @@ def ceiling_table(runs: list[Run], results: list[Analysis]) -> Table:
         rows,
         note="Speed from the work model and the median time, against the kernel's own roof "
              f"measured in the run ({_roofs_text()}; the rest: "
-             f"{ceiling_name(compute.READ_ROOF.ceiling)}), at the same thread count. Above "
-             "100%: the working set still fits in a cache, or the implementation beats the "
-             "probe, which is the machine's BLAS or a simple compiled loop, not the "
-             "hardware's peak. magnitude returns a new array, whose pages the OS zeroes "
-             "when they are first written, a pass the loop cannot avoid; the second "
+             f"{ceiling_name(compute.READ_ROOF.ceiling)}), at the same thread count; a "
+             "kernel whose own ceiling was not measured gets no percent, never another roof's. "
+             "A memory-bandwidth percent is given only where the working set is larger than "
+             "the last-level cache; below it the row says 'in cache'. Above 100%: the "
+             "implementation beats the probe, which is the machine's BLAS or a simple compiled "
+             "loop, not the hardware's peak. magnitude returns a new array, whose pages the OS "
+             "zeroes when they are first written, a pass the loop cannot avoid; the second "
              "figure holds it against x + y into a new array, the same work.",
         anchor="ceiling")
 
@@ -229,11 +252,73 @@ def overhead_table(runs: list[Run]) -> Table:
         anchor="overhead")
 
 
+def regime_table(runs: list[Run], results: list[Analysis]) -> Table:
+    """The kernels that allocate, timed with warm memory and with fresh pages."""
+    keys = list(dict.fromkeys((p.kernel, p.backend, p.variant, p.size, p.layout)
+                              for res in results for p in res.regimes))
+    rows = []
+    for kernel, backend, variant, size, layout in keys:
+        row = [kernel, f"{backend}/{variant}", fmt_size(size)]
+        for res in results:
+            p = next((p for p in res.regimes if (p.kernel, p.backend, p.variant, p.size,
+                                                 p.layout) == (kernel, backend, variant, size,
+                                                               layout)), None)
+            if p is None:
+                row += ["not run"] * 3
+                continue
+            mark = MARK if (res.disturbance.mark(p.default) or res.disturbance.mark(p.other)) \
+                else ""
+            row += [fmt_seconds(p.default.median), fmt_seconds(p.other.median),
+                    f"{p.ratio:.2f}x{mark}"]
+        rows.append(row)
+    return Table(
+        "Warm memory against fresh pages",
+        ["kernel", "implementation", "n",
+         *_run_cols(runs, ["warm memory", "fresh pages", "fresh / warm"])],
+        rows,
+        note="Every implementation whose call allocates at least a page (its result or "
+             "temporaries), at its memory size, in the two allocator regimes a program meets. "
+             "Warm: the blocks a call frees are reused by the next call, pages already mapped "
+             "- what a loop calling the kernel over and over sees once glibc's heap has grown "
+             "(and what every other table shows). Fresh: every large block is a new mapping "
+             "that the OS zeroes page by page on first touch - what the first call on new data "
+             "sees, and any program whose large temporaries glibc hands back to the OS "
+             "(blocks above its mmap threshold, 128 KiB until large frees raise it).",
+        anchor="regimes")
+
+
+def disturbed_table(runs: list[Run], results: list[Analysis]) -> Table:
+    """Every benchmark measured while the machine was disturbed, and how."""
+    rows = []
+    for i, (run, res) in enumerate(zip(runs, results, strict=True), 1):
+        for t in run.steady + run.other_regimes:
+            why = res.disturbance.mark(t)
+            if why:
+                regime = "" if t.allocator in (res.disturbance.regime, "undeclared") \
+                    else f" ({t.allocator} pages)"
+                rows.append([str(i), t.kernel, f"{t.backend}/{t.variant}{regime}",
+                             fmt_size(t.size), t.layout, fmt_seconds(t.median), why])
+    header = ["run", "kernel", "implementation", "n", "layout", "median", "why it is marked"]
+    if len(runs) == 1:
+        header, rows = header[1:], [r[1:] for r in rows]
+    return Table(
+        "Measured on a disturbed machine",
+        header, rows,
+        note=f"Marked: other processes used more cores than the benchmark left free (beyond "
+             f"{conditions.SPARE_CORES:g} core of slack; a parallel variant leaves none), the "
+             f"hypervisor stole more than {conditions.STEAL:.0%} of CPU time, or the rounds "
+             f"spread more than {conditions.SPREAD_FACTOR:g}x the run's typical spread (and "
+             f"over {conditions.SPREAD_FLOOR:.0%}). Their times say what the machine gave them, "
+             "not what the method does.",
+        anchor="disturbed")
+
+
 def tables(runs: list[Run], results: list[Analysis]) -> list[Table]:
     """Every table of the report, in page order."""
     return [speedup_table(runs, results), crossover_table(runs, results),
             overhead_table(runs), ceiling_table(runs, results), machine_table(runs),
-            runs_table(runs)]
+            regime_table(runs, results), disturbed_table(runs, results),
+            runs_table(runs, results)]
 
 
 def findings(run: Run, res: Analysis) -> list[str]:

@@ -106,22 +106,59 @@ def test_speedups_use_python_at_its_largest_size(tmp_path):
     assert mag.vs_python.low <= mag.vs_python.value <= mag.vs_python.high
 
 
+def _small_caches(doc: dict) -> dict:
+    """The synthetic run on a machine whose caches its largest inputs outgrow."""
+    doc["machine_info"]["vecbench"]["caches"] = {"L1d": 1024, "L2": 4096, "L3": 16384}
+    return doc
+
+
 def test_percent_of_ceiling(tmp_path):
-    run = load_run(write_run(tmp_path / "run.json", synthetic_run()))
+    run = load_run(write_run(tmp_path / "run.json", _small_caches(synthetic_run())))
     rows = {(o.kernel, o.backend, o.variant): o for o in compute.of_ceiling(run)}
     o = rows[("sum_of_squares", "numba", "loop")]
     t = compute.series(run, "sum_of_squares", "numba", "loop")[-1]
     assert o.unit == "GB/s" and o.ceiling is not None and o.ceiling.threads == 1
+    assert not o.in_cache and o.working_set > 16384
     assert o.percent == pytest.approx(100 * t.bytes / t.median / 1e9 / 20.0)
     assert rows[("matmul", "numpy", "blas")].unit == "GFLOP/s"
     no_ceiling = load_run(write_run(tmp_path / "bare.json", synthetic_run(ceilings=False)))
     assert all(o.percent is None for o in compute.of_ceiling(no_ceiling))
 
 
+def test_no_percent_of_a_memory_ceiling_in_cache(tmp_path):
+    # The synthetic machine's 32 MiB L3 holds every input of the synthetic run.
+    run = load_run(write_run(tmp_path / "run.json", synthetic_run()))
+    rows = {(o.kernel, o.backend, o.variant): o for o in compute.of_ceiling(run)}
+    o = rows[("sum_of_squares", "numba", "loop")]
+    assert o.in_cache and o.ceiling is not None and o.percent is None
+    assert o.llc == max(run.caches.values()) and o.working_set <= o.llc
+    # A compute roof holds at any size.
+    assert rows[("matmul", "numpy", "blas")].percent is not None
+    cell = next(r for r in tables.ceiling_table([run], [compute.analyse(run)]).rows
+                if r[:2] == ["sum_of_squares", "numba/loop"])[2]
+    assert cell.startswith("in cache") and "%" not in cell
+
+
+def test_a_missing_own_ceiling_is_named_never_replaced(tmp_path):
+    # sum_sq_sin's roof is sin throughput, which the synthetic run lacks: it must not be
+    # held against the read bandwidth the run has.
+    run = load_run(write_run(tmp_path / "run.json", _small_caches(synthetic_run())))
+    assert not any(c.name == "sin_throughput" for c in run.ceilings)
+    assert any(c.name == "read_bandwidth" for c in run.ceilings)
+    rows = [o for o in compute.of_ceiling(run) if o.kernel == "sum_sq_sin"]
+    assert rows and all(o.percent is None and o.ceiling is None for o in rows)
+    assert all(o.ceiling_name == "sin_throughput" for o in rows)
+    text = "\n".join(compute.missing(run))
+    assert "sum_sq_sin: its ceiling (sin_throughput) was not measured" in text
+    cells = [r[2] for r in tables.ceiling_table([run], [compute.analyse(run)]).rows
+             if r[0] == "sum_sq_sin"]
+    assert cells and all("not measured" in c and "%" not in c for c in cells)
+
+
 def test_magnitude_is_also_held_against_a_fresh_result(tmp_path):
     import copy
 
-    doc = synthetic_run()
+    doc = _small_caches(synthetic_run())
     probe = next(b for b in doc["benchmarks"] if b["extra_info"].get("measure") == "ceiling")
     for name, value in (("stream_add_bandwidth", 40.0), ("stream_add_new_bandwidth", 25.0)):
         extra = copy.deepcopy(probe)
@@ -172,7 +209,7 @@ def test_missing_lists_what_the_machine_lacked_with_the_reason(tmp_path):
             in text)
     assert "magnitude numba/loop" not in text
     assert run.simd_path == "avx2 (VECBENCH_SIMD=avx2)"
-    assert "avx2 (VECBENCH_SIMD=avx2)" in tables.runs_table([run]).rows[0]
+    assert "avx2 (VECBENCH_SIMD=avx2)" in tables.runs_table([run], [compute.analyse(run)]).rows[0]
 
 
 def test_a_malformed_implementations_record_is_one_line(tmp_path):
@@ -180,7 +217,7 @@ def test_a_malformed_implementations_record_is_one_line(tmp_path):
 
     doc = synthetic_run()
     doc["machine_info"].setdefault("vecbench", {})["implementations"] = [{"kernel": 3}]
-    with pytest.raises(ReportError, match=r"implementations\[0\] needs kernel"):
+    with pytest.raises(ReportError, match=r"implementations\[0\]\.kernel is 3"):
         load_run(write_run(tmp_path / "run.json", doc))
 
 

@@ -1,0 +1,185 @@
+"""The report says what disturbed a run, what is absent and why, and both allocator regimes."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from test_report_helpers import synthetic_run, write_run
+
+from reports import compute, conditions, pipeline, tables
+from reports.load import load_run
+
+WARM = {"M_MMAP_THRESHOLD": 33554432, "M_TRIM_THRESHOLD": 1073741824}
+
+
+def _steady(doc: dict) -> list[dict]:
+    return [b for b in doc["benchmarks"] if "kernel" in b["extra_info"]
+            and b["extra_info"].get("measure", "steady") == "steady"]
+
+
+def _with_state(doc: dict, other_cpu: float, parallel_other: float | None = None) -> dict:
+    """The run as the suites save it now: the machine's state sampled through the
+    run and per benchmark, the allocator declared."""
+    doc["vecbench"] = {
+        "version": 1, "profile": "quick",
+        "allocator": {"controlled": True, "how": "glibc mallopt", "default": "warm",
+                      "regimes": {"warm": WARM, "fresh": {"M_MMAP_THRESHOLD": 4096}},
+                      "why": None},
+        "state": {"cpu_count": 2, "samples": [
+            {"at": float(i), "phase": phase, "load1": 0.2 + other_cpu, "running": 1,
+             "other_cpu": None if i == 0 else other_cpu, "steal": 0.0, "mhz": 2900.0}
+            for i, phase in enumerate(["before", "during", "during", "during", "after"])]},
+        "absent": [],
+    }
+    for b in _steady(doc):
+        info = b["extra_info"]
+        info["allocator"] = "warm"
+        busy = other_cpu
+        if parallel_other is not None and info["variant"] == "loop" \
+                and info["backend"] == "numba" and info["kernel"] == "magnitude":
+            info["threads"] = 2
+            busy = parallel_other
+        info["state"] = {"other_cpu": busy, "steal": 0.0, "load1": 0.2 + busy, "running": 1}
+    return doc
+
+
+def test_a_quiet_run_carries_no_warning(tmp_path):
+    run = load_run(write_run(tmp_path / "run.json", _with_state(synthetic_run(), 0.05)))
+    d = conditions.disturbance(run)
+    assert d.recorded and d.warning is None
+    assert not [t for t in run.steady if d.mark(t) and "other processes" in d.mark(t)]
+    assert conditions.state_text(run, d).startswith("quiet: others used 0.05 of 2 cores")
+
+
+def test_a_busy_run_warns_and_marks_the_parallel_benchmarks(tmp_path):
+    # Another process kept one of the two cores busy: the one-thread benchmarks had
+    # a core of their own, the two-thread ones did not.
+    run = load_run(write_run(tmp_path / "run.json", _with_state(synthetic_run(), 1.0,
+                                                                parallel_other=1.0)))
+    d = conditions.disturbance(run)
+    assert d.warning is not None and "busy machine" in d.warning
+    assert "1.0 of 2 cores" in d.warning
+    marked = [t for t in run.steady if d.mark(t)]
+    assert marked and all(t.threads == 2 for t in marked)
+    assert all("left free" in d.mark(t) for t in marked)
+    assert {(t.kernel, t.backend, t.variant) for t in marked} == {("magnitude", "numba", "loop")}
+    res = compute.analyse(run)
+    table = tables.disturbed_table([run], [res])
+    assert len(table.rows) == len(marked)
+    speed = tables.speedup_table([run], [res])
+    row = next(r for r in speed.rows if r[:3] == ["magnitude", "16.4k", "numba/loop"])
+    assert tables.MARK in row[3]
+
+
+def test_the_rendered_report_shows_the_warning(tmp_path):
+    path = write_run(tmp_path / "run.json", _with_state(synthetic_run(), 1.2, 1.2))
+    index = pipeline.render([path], tmp_path / "out")
+    page = index.read_text()
+    summary = (index.parent / "summary.md").read_text()
+    assert 'class="warning"' in page and "busy machine" in page
+    assert "**⚠ Warning.**" in summary and "Measured on a disturbed machine" in summary
+    quiet = write_run(tmp_path / "quiet.json", _with_state(synthetic_run(), 0.0))
+    page = pipeline.render([quiet], tmp_path / "out2").read_text()
+    assert 'class="warning"' not in page
+
+
+def test_rounds_far_wider_than_usual_are_marked(tmp_path):
+    doc = _with_state(synthetic_run(), 0.0)
+    b = next(b for b in _steady(doc) if b["extra_info"]["backend"] == "cython")
+    s = b["stats"]
+    s["q1"], s["q3"] = s["median"] * 0.5, s["median"] * 2.0
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    d = conditions.disturbance(run)
+    marked = [t for t in run.steady if d.mark(t)]
+    assert len(marked) == 1 and "spread" in d.mark(marked[0])
+    assert d.warning is None  # one wide benchmark is no disturbed machine
+
+
+def test_an_unrecorded_state_says_so(tmp_path):
+    run = load_run(write_run(tmp_path / "run.json", synthetic_run()))
+    d = conditions.disturbance(run)
+    assert not d.recorded and d.warning is None
+    assert conditions.state_text(run, d) == "not recorded"
+    assert conditions.allocator_text(run).startswith("not declared")
+
+
+def test_every_absence_is_listed_with_its_reason(tmp_path):
+    doc = _with_state(synthetic_run(), 0.0)
+    doc["benchmarks"] = [b for b in doc["benchmarks"]
+                         if not (b["extra_info"].get("backend") == "numba"
+                                 and b["extra_info"].get("kernel") == "row_sums"
+                                 and b["extra_info"].get("variant") == "row_at_a_time")]
+    absent = doc["vecbench"]["absent"]
+    for n in (4, 8, 16, 32, 64):
+        absent.append({"benchmark": f"row_sums-numba-row_at_a_time-n{n}-C", "measure": "steady",
+                       "kernel": "row_sums", "backend": "numba", "variant": "row_at_a_time",
+                       "size": n, "layout": "C", "threads": 1, "allocator": "warm",
+                       "reason": "failed", "detail": "row 0 differs: 1.5 against 2.0"})
+    absent.append({"benchmark": "matmul-python-naive_ijk-n64-C", "measure": "steady",
+                   "kernel": "matmul", "backend": "python", "variant": "naive_ijk", "size": 64,
+                   "layout": "C", "threads": 1, "allocator": "warm", "reason": "over_budget",
+                   "detail": "one call estimated at 3.1 s, over the 0.25 s budget"})
+    absent.append({"benchmark": "read_bandwidth-1", "measure": "ceiling", "kernel": None,
+                   "backend": None, "variant": None, "size": None, "layout": None,
+                   "threads": 1, "allocator": None, "reason": "failed",
+                   "detail": "probe raised MemoryError"})
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    lines = compute.missing(run)
+    text = "\n".join(lines)
+    assert ("row_sums numba/row_at_a_time: failed at n=4, 8, 16, 32, 64 (every size it was "
+            "to run at): row 0 differs: 1.5 against 2.0") in text
+    assert "matmul python/naive_ijk: over the time budget at n=64: one call estimated" in text
+    assert "ceiling read_bandwidth-1: failed: probe raised MemoryError" in text
+    # Explained absences are not listed again as unexplained gaps; the rest are.
+    assert "row_sums numba/row_at_a_time (" not in text
+    assert "matmul python/naive_ijk: not run at n=32 (no reason recorded)" in text
+
+
+def test_a_gap_no_record_explains_is_still_listed(tmp_path):
+    doc = _with_state(synthetic_run(), 0.0)
+    doc["benchmarks"] = [b for b in doc["benchmarks"]
+                         if not (b["extra_info"].get("backend") == "cython"
+                                 and b["extra_info"].get("kernel") == "magnitude"
+                                 and b["extra_info"].get("size") == 64)]
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    assert "magnitude cython/loop: not run at n=64 (no reason recorded)" in compute.missing(run)
+
+
+def _with_fresh(doc: dict) -> dict:
+    for b in list(_steady(doc)):
+        info = b["extra_info"]
+        if info["size"] == 16384 and info["backend"] in ("numpy", "numba"):
+            twin = copy.deepcopy(b)
+            twin["name"] = twin["name"].replace("test_kernel", "test_kernel_fresh_pages")
+            twin["extra_info"]["allocator"] = "fresh"
+            for key in ("median", "q1", "q3", "min", "max", "mean"):
+                twin["stats"][key] *= 2.0
+            twin["stats"]["data"] = [x * 2.0 for x in twin["stats"]["data"]]
+            doc["benchmarks"].append(twin)
+    return doc
+
+
+def test_both_allocator_regimes_are_shown_side_by_side(tmp_path):
+    path = write_run(tmp_path / "run.json", _with_fresh(_with_state(synthetic_run(), 0.0)))
+    run = pipeline.load([path])[0]
+    assert run.other_regimes and all(t.allocator == "fresh" for t in run.other_regimes)
+    assert all(t.allocator == "warm" for t in run.steady)
+    res = compute.analyse(run)
+    assert res.regimes and all(p.ratio == pytest.approx(2.0) for p in res.regimes)
+    table = tables.regime_table([run], [res])
+    assert len(table.rows) == len(res.regimes)
+    assert all(row[-1] == "2.00x" for row in table.rows)
+    assert "first call on new data" in table.note
+    assert conditions.allocator_text(run).startswith("warm (glibc mallopt: M_MMAP_THRESHOLD=")
+    # The fresh timings are not a second implementation in the other tables.
+    speed = tables.speedup_table([run], [res])
+    assert len({tuple(r[:3]) for r in speed.rows}) == len(speed.rows)
+
+
+def test_an_uncontrolled_allocator_is_said(tmp_path):
+    doc = _with_state(synthetic_run(), 0.0)
+    doc["vecbench"]["allocator"] = {"controlled": False, "how": "", "default": "undeclared",
+                                    "regimes": {}, "why": "not glibc (musl)"}
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    assert conditions.allocator_text(run) == "not controlled: not glibc (musl)"
