@@ -84,13 +84,23 @@ bench: $(STAMP)
 	$(PY) -m pytest bench --benchmark-only --profile=$(PROFILE) \
 		--benchmark-autosave --benchmark-save-data
 
+# make's own exit status is 2 for any failed recipe (GNU make has no way to
+# pass a recipe's 1 on), so the recipes say which failure it was in their last
+# line: reports.compare's 1 (a regression) or 2 (unusable input).  A script
+# that needs the distinction calls $(PY) -m reports.compare (or
+# reports.ci_bench) itself: 0 / 1 / 2.
+GATE_STATUS = status=$$?; case $$status in 0) ;; \
+	1) echo "$@: REGRESSION (exit 1 from $(1); make reports it as Error 1 and exits 2)" >&2 ;; \
+	*) echo "$@: no verdict, unusable input or failure (exit $$status from $(1); make exits 2)" >&2 ;; \
+	esac; exit $$status
+
 compare: $(STAMP)
 	@test -n "$(NEW)" || { echo "usage: make compare BASE=<run> NEW=<run>"; exit 2; }
-	$(PY) -m reports.compare $(BASE) $(NEW)
+	@$(PY) -m reports.compare $(BASE) $(NEW); $(call GATE_STATUS,reports.compare)
 
 # The base is installed with the lock too, so both sides run the same libraries.
 ci-bench: $(STAMP)
-	$(LOCKED) $(PY) -m reports.ci_bench $(BASE)
+	@$(LOCKED) $(PY) -m reports.ci_bench $(BASE); $(call GATE_STATUS,reports.ci_bench)
 
 kernels: $(STAMP)
 	$(PY) -m kernels

@@ -28,6 +28,11 @@ from reports import compare
 from reports.load import ReportError
 
 SUITE = "bench/bench_kernels.py"
+#: Fewest interleaved passes a side that can be a gate: the paired t-test over
+#: p passes has p - 1 degrees of freedom, and at 3 a +25% slowdown is caught
+#: only when the passes scatter by under ~3% (python -m reports.gate_check
+#: measures the rates; see its docstring).  One run a side is no gate at all.
+MIN_PASSES = 4
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -80,12 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reports.ci_bench",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("base", help="git ref of the base (e.g. HEAD, HEAD~1, main)")
-    parser.add_argument("--passes", type=int, default=4, help="runs per side (default 4)")
+    parser.add_argument("--passes", type=int, default=MIN_PASSES,
+                        help=f"runs per side (default and least: {MIN_PASSES})")
     parser.add_argument("--out", default=".benchmarks/ci-bench.md",
                         help="where the Markdown table is also written")
     args = parser.parse_args(argv)
-    if args.passes < 2:
-        parser.error("--passes must be at least 2: the test works on runs, not rounds")
+    if args.passes < MIN_PASSES:
+        print(f"error: --passes {args.passes}: the gate needs at least {MIN_PASSES} runs a "
+              "side (the test works on runs, not rounds)", file=sys.stderr)
+        return 2
 
     repo = Path(_git("rev-parse", "--show-toplevel", cwd=Path.cwd()))
     try:

@@ -7,7 +7,22 @@ pytest plugin that exists only for the check: Numba's ``sum_of_squares``
 replaced by a loop that does ``1 + extra`` times the work and returns the
 same result.  Each comparison goes through :func:`reports.compare.compare`
 exactly as ``make ci-bench`` does.  The tests use it with ``extra = 0.5``;
-run by hand it measures the smallest slowdown caught every time.
+run by hand it measures the gate's own rates over ``--repeats``: false alarms
+(the A/A pair: repeats that flagged anything, and flagged benchmarks among all
+compared) and detection per injected slowdown (repeats in which every injected
+benchmark was flagged, and injected benchmarks flagged among all).
+
+``--passes`` below ``MIN_PASSES`` is refused: the paired t-test over ``p``
+passes has ``p - 1`` degrees of freedom, and at 3 passes a +25% slowdown of
+the two injected benchmarks (Benjamini-Hochberg over 5 at 0.01, one-sided:
+p <= 0.004, t >= 11.1 on 2 df) is only caught when the passes' log ratios
+scatter by less than about 3.5% (standard deviation), which this shared
+machine does not deliver (the injected kernel's run statistics scatter by
+4-6% between separate runs here); at 4 passes (t >= 6.3) about 7% is
+tolerated, at 6 (t >= 4.3 on 5 df) about 13%, at the default 8 (t >= 3.6
+on 7 df) about 17%.  Measured here with ``--extra 0.25 --repeats 10`` (load
+about 3 on 2 cores): at 6 passes the slowdown was flagged in 9 of 10
+repeats (both injected sizes in 7); hence 8.
 
 The working tree is the current folder (as for ``make ci-bench``): run it
 from the repository, which holds the suites and their ``conftest.py``.
@@ -19,10 +34,11 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from reports import compare
-from reports.ci_bench import SUITE, run_suite
+from reports.ci_bench import MIN_PASSES, SUITE, run_suite
 from reports.load import ReportError
 
 PLUGIN = "vecbench_injected_slowdown"
@@ -32,6 +48,8 @@ PLUGIN = "vecbench_injected_slowdown"
 SELECTION = ("sum_of_squares and ((numba and loop) or (numpy and vectorized)) "
              "and (n100000 or n1000000)")
 TARGET = "sum_of_squares-numba-loop"
+#: Passes per side by default: see the module docstring and the README.
+PASSES = 8
 
 _PLUGIN_SOURCE = '''\
 """Injected by reports.gate_check: a slower sum_of_squares for the numba backend."""
@@ -113,36 +131,87 @@ def check(extra: float, passes: int, folder: Path, settings: compare.Settings,
             compare.compare(a, compare.runs_of(runs["B"]), settings))
 
 
+@dataclass
+class Tally:
+    """Counts over repeats: how many flagged anything, and benchmarks flagged among compared."""
+
+    repeats: int = 0
+    hit_repeats: int = 0  # A/A: repeats that flagged anything; injected: all injected caught
+    flagged: int = 0
+    compared: int = 0
+
+    def add(self, rows: list[compare.Row], all_needed: bool) -> None:
+        """Count one repeat's rows (``all_needed``: a hit needs every row flagged)."""
+        worse = [r.verdict == "worse" for r in rows]
+        self.repeats += 1
+        self.hit_repeats += bool(rows) and (all(worse) if all_needed else any(worse))
+        self.flagged += sum(worse)
+        self.compared += len(rows)
+
+
+def summary(aa: Tally, caught: dict[float, Tally], untouched: Tally) -> list[str]:
+    """The rates, one line each, with their counts."""
+    lines = [f"A/A: {aa.hit_repeats} of {aa.repeats} repeats flagged anything "
+             f"({aa.flagged} false alarms among {aa.compared} benchmark comparisons)"]
+    for extra, t in caught.items():
+        lines.append(f"+{extra:.0%}: caught {t.hit_repeats} of {t.repeats} (every injected "
+                     f"benchmark flagged; {t.flagged} of {t.compared} injected benchmark "
+                     "comparisons flagged)")
+    lines.append(f"untouched benchmarks beside the injected one: {untouched.flagged} false "
+                 f"alarms among {untouched.compared} comparisons")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reports.gate_check",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--extra", type=float, nargs="+", default=[0.5],
                         help="extra work fractions to inject (0.25 = 1.25x the work)")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--passes", type=int, default=4)
+    parser.add_argument("--passes", type=int, default=PASSES,
+                        help=f"interleaved passes per side (default {PASSES}, at least "
+                             f"{MIN_PASSES})")
     args = parser.parse_args(argv)
+    if args.passes < MIN_PASSES:
+        print(f"error: --passes {args.passes}: the gate needs at least {MIN_PASSES} passes a "
+              "side (fewer cannot catch +25% on this machine; see python -m "
+              "reports.gate_check --help and the module docstring)", file=sys.stderr)
+        return 2
+    if args.repeats < 1 or any(not (0 < e <= 10) for e in args.extra):
+        print("error: --repeats must be at least 1 and each --extra in (0, 10]",
+              file=sys.stderr)
+        return 2
     try:
         settings = compare.load_settings()
         repo = working_tree()
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    aa, untouched = Tally(), Tally()
+    caught = {extra: Tally() for extra in args.extra}
+    print(f"gate check: {args.passes} interleaved passes a side, {args.repeats} repeats")
     print("| extra work | repeat | A/A flagged | injected benchmarks flagged | ratios |")
     print("| ---: | ---: | ---: | --- | --- |")
     for extra in args.extra:
         for r in range(args.repeats):
             with tempfile.TemporaryDirectory() as tmp:
                 try:
-                    aa, ab = check(extra, args.passes, Path(tmp), settings, repo)
+                    aa_rows, ab = check(extra, args.passes, Path(tmp), settings, repo)
                 except ReportError as exc:
                     print(f"error: {exc}", file=sys.stderr)
                     return 2
-            flagged_aa = sum(row.verdict == "worse" for row in aa)
             target = [row for row in ab if row.benchmark.startswith(TARGET)]
-            caught = sum(row.verdict == "worse" for row in target)
+            aa.add(aa_rows, all_needed=False)
+            caught[extra].add(target, all_needed=True)
+            untouched.add([row for row in ab if not row.benchmark.startswith(TARGET)],
+                          all_needed=False)
+            flagged_aa = sum(row.verdict == "worse" for row in aa_rows)
+            hits = sum(row.verdict == "worse" for row in target)
             ratios = ", ".join(f"{row.ratio:.2f}" for row in target)
-            print(f"| {extra:g} | {r + 1} | {flagged_aa} | {caught} of {len(target)} | {ratios} |",
+            print(f"| {extra:g} | {r + 1} | {flagged_aa} | {hits} of {len(target)} | {ratios} |",
                   flush=True)
+    print()
+    print("\n".join(summary(aa, caught, untouched)))
     return 0
 
 
