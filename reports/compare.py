@@ -595,7 +595,6 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
     rows: list[Row] = []
     by_runs_rows: list[Row] = []
     null_keys: list[Key] = []
-    drift = pass_drift(base, new)
     for key in list(base) + [k for k in new if k not in base]:
         kernel = key[0]
         if key not in new:
@@ -607,10 +606,8 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
         name, a = base[key]
         _, b = new[key]
         if len(a) > 1 and len(b) > 1:
-            shift = drift if drift is not None and len(a) == len(b) == drift.size else 0.0
             ratio, low, high, p = by_runs([np.quantile(x, LOW_Q) for x in a],
-                                          list(np.array([np.quantile(x, LOW_Q) for x in b])
-                                               * np.exp(-shift)))
+                                          [np.quantile(x, LOW_Q) for x in b])
             by_runs_rows.append(Row(name, kernel, "unchanged", _fast_of(a), _fast_of(b),
                                     ratio, low, high, p, method=METHOD_RUNS))
         else:
@@ -639,8 +636,6 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
                                                "few benchmarks were to tell how much that moves "
                                                "them")
     rows += judge(by_runs_rows, settings) + judge(null_rows, settings, threaded, busied)
-    if drift is not None:
-        rows.append(whole_run(drift, settings))
     order = {v: i for i, v in enumerate(VERDICTS)}
     rows.sort(key=lambda r: (order[r.verdict], -(r.ratio or 0.0), r.benchmark))
     return rows
@@ -669,61 +664,6 @@ def _busy(base: Side, new: Side, key: Key) -> str | None:
     Such benchmarks are judged against a null of their own (they move more)."""
     return next((m for side in (base, new) for m in getattr(side, "state", {}).get(key, [])
                  if m not in (None, "unknown")), None)
-
-
-#: Benchmarks compared by runs needed to correct each pass for the machine's drift.
-MIN_DRIFT = 5
-
-
-def pass_drift(base: Side, new: Side) -> np.ndarray | None:
-    """Per interleaved pass, how much slower the whole NEW run was than its BASE
-    partner: the median over benchmarks of their log ratios in that pass.
-
-    Most benchmarks do not change between BASE and NEW, so what moves all of
-    them in one pass is the machine (another job started between the two runs
-    of the pass), not the code; each pass's ratios are divided by it before
-    the paired test.  None when fewer than ``MIN_DRIFT`` benchmarks have the
-    same number (at least two) of runs on both sides.
-    """
-    counts = {len(new[k][1]) for k in base if k in new and len(base[k][1]) == len(new[k][1])}
-    if len(counts) != 1 or min(counts) < 2:
-        return None
-    logs = [np.log([np.quantile(b, LOW_Q) / np.quantile(a, LOW_Q)
-                    for a, b in zip(base[k][1], new[k][1], strict=True)])
-            for k in base if k in new and len(base[k][1]) == len(new[k][1]) > 1]
-    if len(logs) < MIN_DRIFT:
-        return None
-    return np.median(np.array(logs), axis=0)
-
-
-#: The row that stands for every benchmark at once (the passes' drift).
-WHOLE_RUN = "(every benchmark: the median over all, per pass)"
-
-
-def whole_run(drift: np.ndarray, settings: Settings) -> Row:
-    """The verdict on a slowdown of the run as a whole, which the per-pass drift
-    correction takes out of every benchmark's own test.
-
-    The machine's drift between a pass's two runs changes sign from pass to
-    pass (the order of A and B alternates, and other jobs come and go); a
-    change that slows every benchmark moves every pass the same way.  So the
-    drift is tested itself: a one-sample t-test of its log values against 0,
-    one-sided in the direction it went, at level ``alpha``.
-    """
-    d = np.asarray(drift, dtype=np.float64)
-    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
-    if se == 0:
-        p = 0.0 if mean != 0 else 1.0
-        half = 0.0
-    else:
-        p = float(stats.t.sf(abs(mean) / se, d.size - 1))
-        half = float(stats.t.ppf(0.975, d.size - 1) * se)
-    ratio = math.exp(mean)
-    verdict = _verdict(ratio, p <= settings.alpha, settings.threshold)
-    return Row(WHOLE_RUN, "*", verdict, None, None, ratio, math.exp(mean - half),
-               math.exp(mean + half), p, p,
-               "the drift each pass's ratios were corrected for; a change that slows every "
-               "benchmark shows here", METHOD_RUNS)
 
 
 def _disturbed(base: Side, new: Side, key: Key) -> str | None:
