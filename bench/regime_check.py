@@ -32,7 +32,6 @@ from typing import Any
 
 from bench import allocator
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KERNELS = ("magnitude", "sum_sq_sin")
 DEFAULT_SIZE = 1_000_000
 DEFAULT_IMPL = "numpy/vectorized"
@@ -198,7 +197,8 @@ def child_environment(target: Target) -> dict[str, str]:
            if not (k.startswith("MALLOC_") or k == "GLIBC_TUNABLES")}
     env.update(target.env)
     env.update({k: str(target.threads) for k in THREAD_VARIABLES})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # The child imports kernels as this process did: installed, or from the
+    # current folder (python -c puts it first on sys.path), which it inherits.
     return env
 
 
@@ -207,7 +207,7 @@ def measure_in_child(target: Target, repeat: int) -> tuple[float, float | None]:
     and the minor page faults of one more call there."""
     argv = [sys.executable, "-c", _CHILD, target.kernel, target.backend, target.variant,
             str(target.size), target.layout, target.simd_path or "", str(repeat)]
-    done = subprocess.run(argv, env=child_environment(target), cwd=ROOT,
+    done = subprocess.run(argv, env=child_environment(target),
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
