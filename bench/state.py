@@ -49,6 +49,9 @@ class Snapshot:
     running: int | None  # procs_running: runnable processes, this one included
     own_cpu: float  # seconds of CPU this process has used (user + system, all threads)
     mhz: float | None
+    #: Microseconds some runnable task waited for a CPU since boot (Linux's
+    #: pressure stall information, /proc/pressure/cpu "some total"), or None.
+    cpu_wait_us: int | None = None
 
 
 def _read(path: Path) -> str | None:
@@ -118,6 +121,20 @@ def own_cpu() -> float:
     return t.user + t.system
 
 
+def cpu_pressure() -> int | None:
+    """Microseconds during which some runnable task waited for a CPU, since boot
+    (``/proc/pressure/cpu``, Linux 4.20 and later with PSI), or None."""
+    text = _read(PROC / "pressure" / "cpu")
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if fields and fields[0] == "some":
+            for field in fields[1:]:
+                name, _, value = field.partition("=")
+                if name == "total" and value.isdigit():
+                    return int(value)
+    return None
+
+
 def snapshot(with_mhz: bool = True) -> Snapshot:
     """Read the machine's state now.
 
@@ -129,7 +146,8 @@ def snapshot(with_mhz: bool = True) -> Snapshot:
     """
     cpu, running = cpu_stat()
     return Snapshot(at=time.monotonic(), load1=load1(), cpu=cpu, running=running,
-                    own_cpu=own_cpu(), mhz=mhz() if with_mhz else None)
+                    own_cpu=own_cpu(), mhz=mhz() if with_mhz else None,
+                    cpu_wait_us=cpu_pressure())
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -158,20 +176,38 @@ def steal(before: Snapshot | None, after: Snapshot) -> float | None:
     return (after.cpu.steal - before.cpu.steal) / total if total > 0 else 0.0
 
 
+def cpu_wait(before: Snapshot, after: Snapshot) -> float | None:
+    """Share of the interval during which some runnable task waited for a CPU
+    (0 to 1), or None without pressure stall information.
+
+    Unlike ``other_cpu``, whose readings count in clock ticks of 10 ms and so
+    scatter by several tenths of a core over a benchmark of a few tens of
+    milliseconds, this is counted in microseconds: on a quiet machine it
+    stays near 0 even for a parallel benchmark on every core, and it rises as
+    soon as another job competes for the cores.
+    """
+    elapsed = after.at - before.at
+    if before.cpu_wait_us is None or after.cpu_wait_us is None or elapsed <= 0:
+        return None
+    return min(1.0, max(0.0, (after.cpu_wait_us - before.cpu_wait_us) / 1e6 / elapsed))
+
+
 def between(before: Snapshot, after: Snapshot) -> dict[str, Any]:
     """The state over an interval, as saved in ``extra_info["state"]``.
 
     Returns
     -------
     dict
-        ``other_cpu`` (cores, mean), ``steal`` (fraction), ``load1`` (at the
-        end) and ``running`` (the larger of the two readings); None where
-        unreadable.
+        ``other_cpu`` (cores, mean), ``steal`` (fraction), ``cpu_wait``
+        (fraction of the time some task waited for a CPU), ``load1`` (at
+        the end) and ``running`` (the larger of the two readings); None
+        where unreadable.
     """
     readings = [r for r in (before.running, after.running) if r is not None]
     return {
         "other_cpu": _round(other_cpu(before, after), 3),
         "steal": _round(steal(before, after), 4),
+        "cpu_wait": _round(cpu_wait(before, after), 4),
         "load1": after.load1,
         "running": max(readings) if readings else None,
     }

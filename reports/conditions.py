@@ -34,6 +34,11 @@ RUN_BUSY_CORES = 0.3
 #: Share of CPU time stolen by the hypervisor above which a run or a
 #: benchmark is disturbed.
 STEAL = 0.05
+#: Share of a benchmark's time during which some task waited for a CPU
+#: (pressure stall information) that confirms other processes competed for
+#: its cores: the core count alone counts in 10 ms ticks, and over a short
+#: benchmark it reads several tenths of a core high or low on a quiet machine.
+CPU_WAIT = 0.05
 #: A benchmark whose rounds' relative spread (interquartile range over the
 #: median) is this many times the run's typical spread, and at least
 #: SPREAD_FLOOR, is marked.
@@ -154,10 +159,13 @@ def load_mark(t: Timing, cores: int) -> str | None:
     comparison reads."""
     reasons = []
     free = max(cores - t.threads, 0)
-    if t.other_cpu is not None and t.other_cpu > free + SPARE_CORES:
+    competed = t.cpu_wait is None or t.cpu_wait > CPU_WAIT
+    if t.other_cpu is not None and t.other_cpu > free + SPARE_CORES and competed:
         own = "1 thread" if t.threads == 1 else f"{t.threads} threads"
+        waited = ("" if t.cpu_wait is None
+                  else f"; a task waited for a CPU {t.cpu_wait:.0%} of the time")
         reasons.append(f"other processes used {t.other_cpu:.1f} of {cores} cores while it ran "
-                       f"({own} of its own, {free} left free)")
+                       f"({own} of its own, {free} left free{waited})")
     if t.steal is not None and t.steal > STEAL:
         reasons.append(f"the hypervisor stole {t.steal:.0%} of CPU time")
     return "; ".join(reasons) or None
@@ -192,7 +200,8 @@ def disturbance(run: Run) -> Disturbance:
     steal = _mean([s.steal for s in samples if s.steal is not None])
     load1 = max((s.load1 for s in run.state if s.load1 is not None), default=None)
     by_load = [t for t in timings if t.other_cpu is not None
-               and t.other_cpu > max(cores - t.threads, 0) + SPARE_CORES]
+               and t.other_cpu > max(cores - t.threads, 0) + SPARE_CORES
+               and (t.cpu_wait is None or t.cpu_wait > CPU_WAIT)]
     reasons = []
     if busy is not None and busy > RUN_BUSY_CORES:
         reasons.append(f"other processes used {busy:.1f} of {cores} cores on average while it "

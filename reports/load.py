@@ -83,6 +83,9 @@ class Timing:
     #: load, runnable processes (most seen).  None: not recorded.
     other_cpu: float | None = None
     steal: float | None = None
+    #: Share of its rounds' time some runnable task waited for a CPU (Linux's
+    #: pressure stall information); None: not recorded.
+    cpu_wait: float | None = None
     load1: float | None = None
     running: int | None = None
 
@@ -508,6 +511,7 @@ def _steady(bench: _Fields, info: _Fields, allocator: Allocator | None) -> Timin
         allocator=regime,
         other_cpu=None if state is None else state.number("other_cpu", None, high=MAX_THREADS),
         steal=None if state is None else state.number("steal", None, high=1.0),
+        cpu_wait=None if state is None else state.number("cpu_wait", None, high=1.0),
         load1=None if state is None else state.number("load1", None, high=1e6),
         running=None if state is None else state.integer("running", None, high=10**7),
     )

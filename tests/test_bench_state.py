@@ -24,7 +24,7 @@ def test_readers_return_numbers_here():
     assert snap.mhz is None or snap.mhz > 0
     later = state.snapshot()
     interval = state.between(snap, later)
-    assert set(interval) == {"other_cpu", "steal", "load1", "running"}
+    assert set(interval) == {"other_cpu", "steal", "cpu_wait", "load1", "running"}
     assert interval["other_cpu"] is None or interval["other_cpu"] >= 0
 
 
@@ -42,8 +42,9 @@ def test_unreadable_state_is_none_and_still_saved(nowhere):
     assert state.mhz() is None
     a, b = state.snapshot(), state.snapshot()
     assert a.load1 is None and a.cpu is None and a.running is None and a.mhz is None
-    assert state.between(a, b) == {"other_cpu": None, "steal": None, "load1": None,
-                                   "running": None}
+    assert a.cpu_wait_us is None
+    assert state.between(a, b) == {"other_cpu": None, "steal": None, "cpu_wait": None,
+                                   "load1": None, "running": None}
     sampler = state.Sampler()
     sampler.sample("before")
     sampler.during(every=0.0)
@@ -81,7 +82,8 @@ def test_other_cpu_and_steal_from_two_proc_stat_texts(monkeypatch, tmp_path):
     # steal: 50 of 650 ticks (busy 400 + idle 200 + steal 50)
     assert state.steal(before, after) == pytest.approx(50 / 650)
     assert state.between(before, after) == {
-        "other_cpu": 1.5, "steal": round(50 / 650, 4), "load1": 1.25, "running": 5}
+        "other_cpu": 1.5, "steal": round(50 / 650, 4), "cpu_wait": None, "load1": 1.25,
+        "running": 5}
     assert before.mhz == pytest.approx(2500.0)
     # this process's own time is not counted, and the result never goes below 0
     busy_self = dataclasses.replace(after, own_cpu=9.0)
@@ -125,3 +127,21 @@ def test_session_samples_say_what_happened_since_the_previous(monkeypatch, tmp_p
     second = sampler.samples[-1]
     assert second["phase"] == "during" and second["steal"] == 0.0
     assert second["other_cpu"] == 0.0  # no busy ticks at all since the first sample
+
+
+def test_cpu_wait_from_pressure_stall_information(tmp_path, monkeypatch):
+    (tmp_path / "pressure").mkdir()
+    psi = tmp_path / "pressure" / "cpu"
+    monkeypatch.setattr(state, "PROC", tmp_path)
+    psi.write_text("some avg10=0.00 avg60=0.00 avg300=0.00 total=1000000\n"
+                   "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+    assert state.cpu_pressure() == 1_000_000
+    before = state.Snapshot(at=10.0, load1=None, cpu=None, running=None, own_cpu=0.0, mhz=None,
+                            cpu_wait_us=1_000_000)
+    after = state.Snapshot(at=12.0, load1=None, cpu=None, running=None, own_cpu=0.0, mhz=None,
+                           cpu_wait_us=1_500_000)
+    assert state.cpu_wait(before, after) == 0.25
+    assert state.between(before, after)["cpu_wait"] == 0.25
+    psi.unlink()  # a kernel without PSI
+    assert state.cpu_pressure() is None
+    assert state.cpu_wait(before, state.Snapshot(12.0, None, None, None, 0.0, None)) is None

@@ -183,3 +183,17 @@ def test_an_uncontrolled_allocator_is_said(tmp_path):
                                     "regimes": {}, "why": "not glibc (musl)"}
     run = load_run(write_run(tmp_path / "run.json", doc))
     assert conditions.allocator_text(run) == "not controlled: not glibc (musl)"
+
+
+@pytest.mark.parametrize(("wait", "marked"), [(0.0, False), (0.3, True)])
+def test_a_coarse_core_count_needs_a_cpu_wait_to_mark(tmp_path, wait, marked):
+    # Over a short benchmark the core count (10 ms ticks) reads 0.8 on a quiet
+    # machine; only when tasks also waited for a CPU did others compete.
+    doc = _with_state(synthetic_run(), 0.0, parallel_other=0.8)
+    for b in _steady(doc):
+        b["extra_info"]["state"]["cpu_wait"] = wait
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    d = conditions.disturbance(run)
+    two = [t for t in run.steady if t.threads == 2]
+    assert two and all(bool(d.mark(t)) is marked for t in two)
+    assert (d.warning is not None) is marked
