@@ -43,12 +43,10 @@ not a round, so how the test is made depends on what is given:
   benchmark whose spread is so wide that even a doubling would not stand out
   (``log 2 < (z* + 1.645) * spread``, ``z*`` the Bonferroni cut-off of the
   comparison) is reported as **too noisy to judge in one run**, never as
-  unchanged.  The benchmarks whose rounds the machine's load disturbed on
-  either side (the state each run records: other processes on the cores it
-  needed, or stolen time; :func:`reports.conditions.load_mark`) form a class
-  of their own, so they are judged against how much disturbed benchmarks
-  move, and a "too noisy" row says what disturbed them.  Every
-  multi-threaded benchmark of a run that recorded no state is too noisy (one descheduled
+  unchanged; so is every benchmark whose rounds the machine's load disturbed
+  on either side (the state each run records: other processes on the cores
+  it needed, or stolen time; :func:`reports.conditions.load_mark`), and
+  every multi-threaded one of a run that recorded no state (one descheduled
   thread stalls the others: A/A runs on a shared 2-core machine differed by
   up to 6500x).  What it cannot see: a slowdown shared by most neighbours of a
   benchmark (a whole kernel at every backend) looks like a busy machine; the
@@ -613,7 +611,6 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
         else:
             null_keys.append(key)
     threaded = {base[k][0]: _disturbed(base, new, k) for k in null_keys}
-    busied: dict[str, str] = {}
     null_rows: list[Row] = []
     if null_keys:
         fast_a = np.array([_fast_of(base[k][1]) for k in null_keys])
@@ -622,20 +619,8 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
             np.array([_fast_of(new[k][1]) for k in null_keys]),
             np.array([math.hypot(median_se(np.concatenate(base[k][1])),
                                  median_se(np.concatenate(new[k][1]))) for k in null_keys]),
-            [(*_class(k, a), _busy(base, new, k) is not None)
-             for k, a in zip(null_keys, fast_a, strict=True)])
-        classes = [(*_class(k, a), _busy(base, new, k) is not None)
-                   for k, a in zip(null_keys, fast_a, strict=True)]
-        sizes = {c: classes.count(c) for c in set(classes)}
-        for row, k, c in zip(null_rows, null_keys, classes, strict=True):
-            busy = _busy(base, new, k)
-            if busy and not threaded[row.benchmark]:
-                busied[row.benchmark] = busy
-                if sizes[c] < MIN_CLASS:  # too few like it to measure how much they move
-                    threaded[row.benchmark] = (f"disturbed during its rounds: {busy}, and too "
-                                               "few benchmarks were to tell how much that moves "
-                                               "them")
-    rows += judge(by_runs_rows, settings) + judge(null_rows, settings, threaded, busied)
+            [_class(k, a) for k, a in zip(null_keys, fast_a, strict=True)])
+    rows += judge(by_runs_rows, settings) + judge(null_rows, settings, threaded)
     order = {v: i for i, v in enumerate(VERDICTS)}
     rows.sort(key=lambda r: (order[r.verdict], -(r.ratio or 0.0), r.benchmark))
     return rows
@@ -659,18 +644,15 @@ def null_rows_of(names: Sequence[str], kernels: Sequence[str], base: np.ndarray,
             for i, (name, kernel) in enumerate(zip(names, kernels, strict=True))]
 
 
-def _busy(base: Side, new: Side, key: Key) -> str | None:
-    """Why the machine's load disturbed ``key``'s rounds on either side, or None.
-    Such benchmarks are judged against a null of their own (they move more)."""
-    return next((m for side in (base, new) for m in getattr(side, "state", {}).get(key, [])
-                 if m not in (None, "unknown")), None)
-
-
 def _disturbed(base: Side, new: Side, key: Key) -> str | None:
-    """Why one run a side cannot judge ``key`` at all: it is multi-threaded and a
-    side recorded no machine state (one descheduled thread stalls the others)."""
+    """Why one run a side cannot judge ``key``: its rounds were disturbed by the
+    machine's load on either side, or it is multi-threaded and a side recorded
+    no state (one descheduled thread stalls the others)."""
     marks = [m for side in (base, new)
              for m in getattr(side, "state", {}).get(key, ["unknown"])]
+    known = [m for m in marks if m not in (None, "unknown")]
+    if known:
+        return f"disturbed during its rounds: {known[0]}"
     if key[5] > 1 and ("unknown" in marks or not marks):
         return ("multi-threaded, and the machine's state was not recorded: one descheduled "
                 "thread stalls the others (A/A runs on a shared 2-core machine differed by "
@@ -679,23 +661,20 @@ def _disturbed(base: Side, new: Side, key: Key) -> str | None:
 
 
 def judge(group: list[Row], settings: Settings,
-          threaded: dict[str, str | None] | None = None,
-          busy: dict[str, str] | None = None) -> list[Row]:
+          threaded: dict[str, str | None] | None = None) -> list[Row]:
     """Verdicts of one method's rows: Benjamini-Hochberg over the group, then
     :func:`_judge` (``threaded``: per benchmark id, why one run a side cannot
-    judge it, see :func:`_disturbed`; ``busy``: why the machine's load
-    disturbed its rounds, said where it is too noisy to judge)."""
+    judge it, see :func:`_disturbed`)."""
     if not group:
         return []
     qs = bh_adjust([r.p for r in group])
     cut = bonferroni_z(settings.alpha, len(group))
-    return [_judge(r, float(q), settings, cut, (threaded or {}).get(r.benchmark),
-                   (busy or {}).get(r.benchmark))
+    return [_judge(r, float(q), settings, cut, (threaded or {}).get(r.benchmark))
             for r, q in zip(group, qs, strict=True)]
 
 
 def _judge(r: Row, q: float, settings: Settings, cut: float,
-           threaded: str | None = None, busy: str | None = None) -> Row:
+           threaded: str | None = None) -> Row:
     threshold = settings.threshold_for(r.kernel)
     significant = q <= settings.alpha
     assert r.ratio is not None
@@ -712,8 +691,7 @@ def _judge(r: Row, q: float, settings: Settings, cut: float,
         elif verdict == "unchanged" and math.log(2) < (cut + Z_POWER) * r.spread:
             verdict = "noisy"
             note = (f"too noisy to judge in one run: runs here differ by "
-                    f"+-{math.expm1(r.spread):.0%} (1 sd), a 2x would not stand out"
-                    + (f"; disturbed during its rounds: {busy}" if busy else ""))
+                    f"+-{math.expm1(r.spread):.0%} (1 sd), a 2x would not stand out")
     if verdict == "worse" and r.benchmark in settings.accepted:
         allowed, reason = settings.accepted[r.benchmark]
         if r.ratio <= allowed:
