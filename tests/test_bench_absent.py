@@ -253,7 +253,8 @@ def test_a_saved_run_lists_what_it_did_not_measure_and_the_machine_state(tmp_pat
     assert {n for v, n in measured if v == "slow_on_purpose"} == {n for n in sizes if n < 10_000}
     assert {n for v, n in measured if v == "vectorized"} == sizes
     for b in steady:
-        assert set(b["extra_info"]["state"]) == {"other_cpu", "steal", "load1", "running"}
+        assert set(b["extra_info"]["state"]) == {"other_cpu", "steal", "cpu_wait", "load1",
+                                                    "running"}
 
     machine = vecbench["state"]
     assert machine["cpu_count"] == os.cpu_count()
