@@ -153,14 +153,21 @@ def _spread(t: Timing) -> float:
     return (t.q3 - t.q1) / t.median if t.median > 0 else 0.0
 
 
+def crowded(t: Timing, cores: int) -> bool:
+    """Whether other processes used more of the cores than ``t`` left free (beyond
+    SPARE_CORES), confirmed by tasks waiting for a CPU where that is recorded."""
+    free = max(cores - t.threads, 0)
+    competed = t.cpu_wait is None or t.cpu_wait > CPU_WAIT
+    return t.other_cpu is not None and t.other_cpu > free + SPARE_CORES and competed
+
+
 def load_mark(t: Timing, cores: int) -> str | None:
     """Why the machine's load disturbed ``t``'s rounds (other processes on the
     cores it needed, or stolen time), or None: also what the regression
     comparison reads."""
     reasons = []
-    free = max(cores - t.threads, 0)
-    competed = t.cpu_wait is None or t.cpu_wait > CPU_WAIT
-    if t.other_cpu is not None and t.other_cpu > free + SPARE_CORES and competed:
+    if crowded(t, cores):
+        free = max(cores - t.threads, 0)
         own = "1 thread" if t.threads == 1 else f"{t.threads} threads"
         waited = ("" if t.cpu_wait is None
                   else f"; a task waited for a CPU {t.cpu_wait:.0%} of the time")
@@ -199,9 +206,7 @@ def disturbance(run: Run) -> Disturbance:
     busiest = max((s.other_cpu for s in samples if s.other_cpu is not None), default=None)
     steal = _mean([s.steal for s in samples if s.steal is not None])
     load1 = max((s.load1 for s in run.state if s.load1 is not None), default=None)
-    by_load = [t for t in timings if t.other_cpu is not None
-               and t.other_cpu > max(cores - t.threads, 0) + SPARE_CORES
-               and (t.cpu_wait is None or t.cpu_wait > CPU_WAIT)]
+    by_load = [t for t in timings if crowded(t, cores)]
     reasons = []
     if busy is not None and busy > RUN_BUSY_CORES:
         reasons.append(f"other processes used {busy:.1f} of {cores} cores on average while it "
