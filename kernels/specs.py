@@ -14,13 +14,26 @@ A spec says what a kernel computes, independently of any backend:
 - ``bytes_moved(n)`` and ``flops(n)``: the work model used for GB/s and GFLOP/s;
 - ``sizes``: the default size ladder; ``layouts``: the memory layouts that mean
   something for it; ``loop_variants``: the loop forms every loop backend
-  (python, numba, cython) carries, the first being the default.
+  (python, numba, cython) carries, the first being the default;
+- ``ladders``: the sizes per benchmark profile (``"first"``, ``"quick"``,
+  ``"full"``); a profile the spec does not name gets a few sizes spread over
+  ``sizes`` (:meth:`KernelSpec.ladder`), never the whole ladder;
+- ``seed_size``: the size the report quotes (the seed's experiments: vectors
+  at 10^6, matmul at 1000); ``memory_size``: where memory, fresh pages and the
+  JIT's break-even are measured; ``history_size``: the size the history
+  follows across commits.  A derived ladder includes all three;
+- ``ceiling``: the machine ceiling (bench/bench_ceilings.py) the kernel is
+  held against, or None for none: ``"read_bandwidth"``,
+  ``"stream_add_bandwidth"``, ``"sin_throughput"`` or ``"matmul_gflops"``;
+- ``heavy_from``: the size from which one call of a compiled implementation
+  takes about a second or more (fewer rounds), None when no size in the
+  ladders does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,10 +85,73 @@ class KernelSpec:
     # Absolute tolerance on top of the relative one, for where float64 itself
     # underflows (tiny squares flushed to subnormals or zero).
     atol: float = float(np.finfo(np.float64).tiny)
+    ladders: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    seed_size: int | None = None
+    memory_size: int | None = None
+    history_size: int | None = None
+    ceiling: str | None = "read_bandwidth"
+    heavy_from: int | None = None
+    #: Where the spec comes from: "vecbench" for the built-in kernels, else the
+    #: module (path or entry point) that defined it.
+    origin: str = "vecbench"
 
     @property
     def arg_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
+
+    @property
+    def matrix(self) -> bool:
+        """Whether ``n`` is a matrix side (``n * n`` elements) rather than a length."""
+        return any(p.kind.startswith("matrix") for p in self.params)
+
+    def elements(self, n: int) -> int:
+        """Elements of one input at size ``n``."""
+        return n * n if self.matrix else n
+
+    @property
+    def quoted_size(self) -> int:
+        """The seed size, else the largest ladder size up to 10^6."""
+        if self.seed_size is not None:
+            return self.seed_size
+        small = [n for n in self.sizes if self.elements(n) <= 1_000_000]
+        return max(small or self.sizes)
+
+    @property
+    def measured_size(self) -> int:
+        """Where memory, fresh pages and the JIT's break-even are measured."""
+        return self.memory_size if self.memory_size is not None else self.quoted_size
+
+    @property
+    def followed_size(self) -> int:
+        """The size the history follows."""
+        return self.history_size if self.history_size is not None else self.quoted_size
+
+    def ladder(self, profile: str) -> tuple[int, ...]:
+        """The sizes of ``profile``: the spec's own ladder for it as given; else
+        every size (full) or five sizes spread over ``sizes``, with the
+        quoted, measured and followed sizes."""
+        own = self.ladders.get(profile)
+        if own is not None:
+            return tuple(sorted(set(own)))
+        if profile == "full":
+            own = self.sizes
+        else:
+            pick = np.unique(np.linspace(0, len(self.sizes) - 1, 5).round().astype(int))
+            own = tuple(self.sizes[int(i)] for i in pick)
+        keep = {self.quoted_size, self.measured_size, self.followed_size}
+        return tuple(sorted(set(own) | keep))
+
+    def facts(self) -> dict[str, Any]:
+        """What a saved run keeps of the spec, so a report needs no module to read it."""
+        return {
+            "summary": self.summary,
+            "params": [[p.name, p.kind] for p in self.params],
+            "seed_size": self.quoted_size,
+            "memory_size": self.measured_size,
+            "history_size": self.followed_size,
+            "ceiling": self.ceiling,
+            "origin": self.origin,
+        }
 
     def inputs(self, n: int, layout: str = "C", seed: int = 0) -> tuple[np.ndarray, ...]:
         """Seeded float64 inputs of size ``n`` in ``layout`` ("C" or "F").
@@ -297,6 +373,31 @@ def _scale_matmul(a, b):
 VECTOR_SIZES = geometric_sizes(1, 2**24, per_octave=2)
 MATRIX_SIZES = geometric_sizes(4, 2048, per_octave=2)
 
+#: The seed's experiments, quoted by the report: vectors at 10^6, matmul at 1000.
+SEED_VECTOR = 1_000_000
+SEED_MATMUL = 1000
+
+#: Per profile: "first" (the first look), "quick" (CI) and "full".
+VECTOR_LADDERS = {
+    # The tiny-array crossover with NumPy's call overhead, and the seed's size.
+    "first": (1, 10, 100, 1_000, SEED_VECTOR),
+    "quick": (1, 10, 100, 1_000, 10_000, 100_000, SEED_VECTOR),
+    # Half-octave steps up to 4096, where the crossovers with NumPy's call
+    # overhead are; octave steps beyond, enough to see each cache level go.
+    "full": tuple(sorted({*geometric_sizes(1, 4096, per_octave=2),
+                          *geometric_sizes(4096, 2**24, per_octave=1), SEED_VECTOR})),
+}
+SUM_LADDERS = {
+    "first": (1024,),
+    "quick": (16, 128, 1024),
+    "full": geometric_sizes(4, 4096, per_octave=1),
+}
+MATMUL_LADDERS = {
+    "first": (64, 256),
+    "quick": (16, 64, 256),
+    "full": (4, 8, 16, 32, 64, 128, 256, 512, SEED_MATMUL, 2048),
+}
+
 SPECS: dict[str, KernelSpec] = {
     spec.name: spec
     for spec in (
@@ -313,6 +414,12 @@ SPECS: dict[str, KernelSpec] = {
             sizes=VECTOR_SIZES,
             layouts=("C",),
             loop_variants=("loop",),
+            ladders=VECTOR_LADDERS,
+            seed_size=SEED_VECTOR,
+            memory_size=SEED_VECTOR,
+            history_size=SEED_VECTOR,
+            # Two streams read and one written: held against the same traffic.
+            ceiling="stream_add_bandwidth",
             # x*x underflows below |x| ~ 1.5e-154, and the square root brings
             # the lost part back up to that scale.
             atol=1e-150,
@@ -330,6 +437,10 @@ SPECS: dict[str, KernelSpec] = {
             sizes=VECTOR_SIZES,
             layouts=("C",),
             loop_variants=("loop",),
+            ladders=VECTOR_LADDERS,
+            seed_size=SEED_VECTOR,
+            memory_size=SEED_VECTOR,
+            history_size=SEED_VECTOR,
         ),
         KernelSpec(
             name="row_sums",
@@ -344,6 +455,10 @@ SPECS: dict[str, KernelSpec] = {
             sizes=MATRIX_SIZES,
             layouts=("C", "F"),
             loop_variants=("row_at_a_time", "column_streaming"),
+            ladders=SUM_LADDERS,
+            seed_size=1024,
+            memory_size=1024,
+            history_size=1024,
         ),
         KernelSpec(
             name="col_sums",
@@ -358,6 +473,10 @@ SPECS: dict[str, KernelSpec] = {
             sizes=MATRIX_SIZES,
             layouts=("C", "F"),
             loop_variants=("column_at_a_time", "row_streaming"),
+            ladders=SUM_LADDERS,
+            seed_size=1024,
+            memory_size=1024,
+            history_size=1024,
         ),
         KernelSpec(
             name="matmul",
@@ -372,6 +491,12 @@ SPECS: dict[str, KernelSpec] = {
             sizes=MATRIX_SIZES,
             layouts=("C",),
             loop_variants=("naive_ijk", "ikj"),
+            ladders=MATMUL_LADDERS,
+            seed_size=SEED_MATMUL,
+            memory_size=256,
+            history_size=256,
+            ceiling="matmul_gflops",
+            heavy_from=SEED_MATMUL,
         ),
         KernelSpec(
             name="sum_sq_sin",
@@ -386,6 +511,12 @@ SPECS: dict[str, KernelSpec] = {
             sizes=VECTOR_SIZES,
             layouts=("C",),
             loop_variants=("loop",),
+            ladders=VECTOR_LADDERS,
+            seed_size=SEED_VECTOR,
+            memory_size=SEED_VECTOR,
+            history_size=SEED_VECTOR,
+            # Bound by sin: held against a loop summing sin alone.
+            ceiling="sin_throughput",
         ),
     )
 }
