@@ -4,6 +4,12 @@ Each round compiles a fresh dispatcher built from the kernel's Python source
 with the same options, so no earlier compilation in the process can hide the
 cost.  The first compilation in a process also pays Numba's own start-up,
 which these rounds (after the first) do not include.
+
+The break-even is measured at the kernel's ``spec.measured_size``, against
+its NumPy implementation (None when it has none).  A numba implementation
+that is not a Numba dispatcher (a plain function a kernel module of one's own
+registered) or whose compilation cannot be repeated is recorded as not
+measured, with the reason.
 """
 
 from __future__ import annotations
@@ -14,17 +20,24 @@ import timeit
 
 import numba
 import pytest
+from numba.core.dispatcher import Dispatcher
 
 import kernels
 from bench import harness
-from bench.grid import JIT_REFERENCE_SIZES
 
 COMPILE_SIZE = 8  # compile on small inputs of the same types, so the run itself is negligible
 
 
-def _fresh(impl: kernels.Implementation, args: tuple) -> tuple[tuple, dict]:
+def _jitted(impl: kernels.Implementation) -> Dispatcher | None:
+    """The Numba dispatcher behind ``impl``, or None when it has none."""
     # A core may be a shim around the jitted loop (numba_jit._numpy_result).
     jitted = getattr(impl.core, "jitted", impl.core)
+    return jitted if isinstance(jitted, Dispatcher) else None
+
+
+def _fresh(impl: kernels.Implementation, args: tuple) -> tuple[tuple, dict]:
+    jitted = _jitted(impl)
+    assert jitted is not None
     if hasattr(impl.core, "jit_args"):
         args = impl.core.jit_args(*args)
     dispatcher = numba.jit(**jitted.targetoptions)(jitted.py_func)
@@ -43,26 +56,45 @@ def _steady_seconds(impl: kernels.Implementation, n: int) -> float:
     return min(timer.repeat(repeat=3, number=number)) / number
 
 
+def _numpy_default(kernel: str) -> kernels.Implementation | None:
+    """The kernel's default NumPy implementation, if it has one that runs here."""
+    if kernels.backend_error("numpy") is not None or not kernels.variants(kernel, "numpy"):
+        return None
+    impl = kernels.implementation(kernel, "numpy")
+    return impl if impl.runnable else None
+
+
 def test_numba_compile(benchmark, jit_impl, profile):
+    case = f"not applicable: {jit_impl.label} {jit_impl.kernel}"
+    if _jitted(jit_impl) is None:
+        harness.not_measured("not_applicable", f"its core ({type(jit_impl.core).__name__}) is "
+                             "not a Numba dispatcher, so there is no compilation to repeat", case)
     args = jit_impl.spec.checker()(harness.spec_inputs(jit_impl.kernel, COMPILE_SIZE, "C"))
     start = time.perf_counter()
-    benchmark.pedantic(_first_call, setup=lambda: _fresh(jit_impl, args),
-                       rounds=profile.jit_rounds)
+    try:
+        benchmark.pedantic(_first_call, setup=lambda: _fresh(jit_impl, args),
+                           rounds=profile.jit_rounds)
+    except Exception as exc:  # the benchmark has an error then, and is not saved
+        harness.not_measured("not_applicable", "its compilation cannot be repeated on a fresh "
+                             f"dispatcher: {harness.one_line(exc)}", case)
     compile_seconds = benchmark.stats.stats.median if benchmark.stats else (
         time.perf_counter() - start)
     harness.limit_threads()
 
-    n = JIT_REFERENCE_SIZES[jit_impl.kernel]
-    numpy_impl = kernels.implementation(jit_impl.kernel, "numpy")
+    n = jit_impl.spec.measured_size
+    numpy_impl = _numpy_default(jit_impl.kernel)
     numba_seconds = _steady_seconds(jit_impl, n)
-    numpy_seconds = _steady_seconds(numpy_impl, n)
-    saved = numpy_seconds - numba_seconds
+    numpy_seconds = None if numpy_impl is None else _steady_seconds(numpy_impl, n)
+    saved = None if numpy_seconds is None else numpy_seconds - numba_seconds
     benchmark.extra_info.update({
         "kernel": jit_impl.kernel, "backend": "numba", "variant": jit_impl.variant,
         "measure": "compile", "compile_seconds": compile_seconds,
-        "reference_size": n, "numba_seconds": numba_seconds, "numpy_seconds": numpy_seconds,
-        # None: Numba is not faster than NumPy at this size, so the JIT never pays off.
-        "break_even_calls": math.ceil(compile_seconds / saved) if saved > 0 else None,
+        "reference_size": n, "numba_seconds": numba_seconds,
+        # None: the kernel has no NumPy implementation to set the JIT against.
+        "numpy_seconds": numpy_seconds,
+        # None: Numba is not faster than NumPy at this size, so the JIT never pays
+        # off, or there is no NumPy implementation (numpy_seconds None).
+        "break_even_calls": math.ceil(compile_seconds / saved) if saved and saved > 0 else None,
         "threads": harness.blas_threads(),
     })
     if compile_seconds <= 0:

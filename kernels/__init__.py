@@ -7,7 +7,17 @@ get(kernel, backend, variant=None)
 available()
     Every (kernel, backend, variant) with its availability or import error.
 spec(kernel) / SPECS
-    Inputs, reference result, work model and size ladder of each kernel.
+    Inputs, reference result, work model and size ladder of each kernel
+    (``SPECS`` also holds the kernels registered from outside vecbench).
+KERNELS
+    The names of the built-in kernels (``SPECS`` may hold more, see below).
+KernelSpec, Param, geometric_sizes
+    What a module of one's own kernels builds its specs from (kernels.external).
+register(spec, cores) / unregister(kernel) / registered(spec, cores)
+    Add a kernel from outside vecbench; ``kernels.external.load(source)``
+    validates a user's module and registers its kernels.
+missing() / lacking(kernel)
+    What the backends lack.
 implementation(kernel, backend, variant=None, path=None) / implementations()
     The full records, with bare cores, input preparation, SIMD path and availability.
 simd
@@ -29,12 +39,17 @@ from kernels.registry import (
     get,
     implementation,
     implementations,
+    lacking,
     missing,
+    register,
+    registered,
+    unregister,
     variants,
 )
-from kernels.specs import SPECS, KernelSpec, spec
+from kernels.specs import BUILTIN_KERNELS, SPECS, KernelSpec, Param, geometric_sizes, spec
 
-KERNELS: tuple[str, ...] = tuple(SPECS)
+#: The built-in kernels; registered ones are in ``SPECS`` too, not here.
+KERNELS: tuple[str, ...] = BUILTIN_KERNELS
 
 __all__ = [
     "BACKENDS",
@@ -44,15 +59,21 @@ __all__ = [
     "BackendUnavailable",
     "Implementation",
     "KernelSpec",
+    "Param",
     "available",
     "backend_error",
     "build_info",
     "empty_call",
+    "geometric_sizes",
     "get",
     "implementation",
     "implementations",
+    "lacking",
     "missing",
+    "register",
+    "registered",
     "simd",
     "spec",
+    "unregister",
     "variants",
 ]

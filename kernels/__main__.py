@@ -2,8 +2,18 @@
 
 Prints, for every (kernel, backend, variant), whether it is available (or the
 import error) and whether it agrees with the reference on a few sizes and
-layouts; then how the compiled backends were built and the library versions.
-Exit status 1 when any available implementation disagrees (or raises).
+layouts; then, per kernel, the backends and loop variants it lacks; then how
+the compiled backends were built and the library versions.  Kernels of the
+entry point group ``vecbench.kernels`` are included, and those of every
+``--kernels SOURCE``; as with ``vecbench run``, the matrix then holds only the
+kernels of those sources unless ``--kernel`` names others (the list of what
+each kernel lacks always holds every kernel).
+
+Exit status 1 when any available implementation disagrees (or raises), or a
+built-in kernel lacks a backend or loop variant (``--require-all``: or a
+built-in kernel's backend is unavailable); a kernel from outside vecbench may
+lack backends.  Exit status 2, with one line, for a module of kernels that
+cannot be used.
 """
 
 from __future__ import annotations
@@ -11,45 +21,72 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kernels import about, registry, simd
-from kernels.specs import SPECS
+from kernels import about, external, registry, simd
+from kernels.agreement import CHECK_SIZES, check
+from kernels.specs import BUILTIN_KERNELS, SPECS
 
-CHECK_SIZES = {"vectors": (0, 1, 2, 7, 1001), "matrices": (0, 1, 2, 7, 33)}
+__all__ = ["CHECK_SIZES", "check", "main"]
 
-
-def check(impl: registry.Implementation) -> str | None:
-    """Run ``impl`` on the check sizes in every layout; describe the first disagreement."""
-    kspec = impl.spec
-    sizes = CHECK_SIZES["vectors" if kspec.params[0].kind == "vector" else "matrices"]
-    for layout in kspec.layouts:
-        for n in sizes:
-            inputs = kspec.inputs(n, layout)
-            try:
-                result = impl.func(*impl.prepare(inputs))
-            except Exception as exc:
-                return f"n={n} {layout}: raised {type(exc).__name__}: {exc}"
-            problem = kspec.mismatch(result, inputs)
-            if problem:
-                return f"n={n} {layout}: {problem}"
-    return None
+DESCRIPTION = ("The kernel x backend x variant matrix, each implementation checked against "
+               "the reference, and what each kernel lacks.")
+EXAMPLES = """examples:
+  {prog}                                 every kernel, checked
+  {prog} --kernel magnitude,matmul       these kernels only
+  {prog} --kernels examples/scale2.py    the kernels of a module of one's own
+  {prog} --kernels mypackage.kernels     ... or of an importable module
+"""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kernels", description=__doc__.split("\n")[0])
+def lacks_line(kernel: str) -> str:
+    """What ``kernel`` lacks, on one line: ``"cython (no implementation); ..."`` or
+    ``"nothing"``."""
+    lacking = registry.lacking(kernel)
+    return "; ".join(f"{b} ({why})" for b, why in lacking.items()) or "nothing"
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m kernels") -> int:
+    """Print the matrix; return the exit status (see the module docstring).
+
+    ``prog`` names the command in the help and in error lines (``vecbench kernels``).
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, description=DESCRIPTION, epilog=EXAMPLES.format(prog=prog),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--require-all", action="store_true",
-                        help="exit 1 also when a backend is unavailable")
+                        help="exit 1 also when a backend of a built-in kernel is unavailable")
+    parser.add_argument("--kernels", action="append", default=[], metavar="SOURCE",
+                        help="a .py file or an importable module of one's own kernels "
+                             "(kernels.external); repeatable; without --kernel, only "
+                             "their kernels are checked")
+    parser.add_argument("--kernel", action="append", default=[], metavar="K[,K...]",
+                        help="check only these kernels (default: every kernel, or those "
+                             "of --kernels)")
     args = parser.parse_args(argv)
     try:
         simd.requested()
     except simd.SimdSettingError as exc:
-        print(f"python -m kernels: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    try:
+        external.load_entry_points()
+        defined = [s.name for source in args.kernels for s in external.load(source)]
+    except external.ExternalKernelError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    named = [k.strip() for text in args.kernel for k in text.split(",") if k.strip()]
+    unknown = [k for k in named if k not in SPECS]
+    if unknown:
+        print(f"{prog}: error: --kernel: unknown kernel {unknown[0]!r}; known: "
+              f"{', '.join(SPECS)}", file=sys.stderr)
+        return 2
+    chosen = set(named or (defined if args.kernels else SPECS))
 
-    rows = registry.available()
+    rows = [r for r in registry.available() if r.kernel in chosen]
     header = ("kernel", "backend", "variant", "SIMD path", "available", "agrees with reference")
     table = []
-    disagreements = unavailable = 0
+    disagreements = unavailable = builtin_unavailable = 0
     for row in rows:
+        builtin_unavailable += row.kernel in BUILTIN_KERNELS and not row.ok
         if registry.backend_error(row.backend) is not None:
             unavailable += 1
             table.append((row.kernel, row.backend, row.variant, "", "no", f"-- {row.error}"))
@@ -66,10 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     for r in [header, *table]:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     sizes = ", ".join(f"{k} n={v}" for k, v in CHECK_SIZES.items())
-    print(f"\nchecked at {sizes}, in every layout each kernel takes")
+    print(f"\nchecked at {sizes}, in every layout each kernel takes (a kernel from "
+          "outside vecbench at those within its ladder)")
 
-    for problem in registry.missing():
+    incomplete = registry.missing([k for k in BUILTIN_KERNELS if k in chosen])
+    for problem in incomplete:
         print(f"incomplete: {problem}")
+    print("\nkernels, where they come from and what they lack:")
+    width = max(len(k) for k in SPECS)
+    for kernel, kspec in SPECS.items():
+        print(f"  {kernel:<{width}}  {kspec.origin}: lacks {lacks_line(kernel)}")
     record = simd.record()
     print(f"\nSIMD path: {record['path']} ({record['setting']}); "
           + "; ".join(f"{p}: {why}" for p, why in record["paths"].items()))
@@ -84,9 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         print("  " + ", ".join(f"{k}={v}" for k, v in pool.items()))
 
     total = len(rows)
+    extra = len(SPECS) - len(BUILTIN_KERNELS)
     print(f"\n{total - unavailable} of {total} available, {disagreements} disagree, "
-          f"{unavailable} unavailable, {len(SPECS)} kernels")
-    if disagreements or registry.missing() or (args.require_all and unavailable):
+          f"{unavailable} unavailable, {len(chosen)} of {len(SPECS)} kernels checked"
+          + (f" ({extra} from outside vecbench)" if extra else ""))
+    if disagreements or incomplete or (args.require_all and builtin_unavailable):
         return 1
     return 0
 

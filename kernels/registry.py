@@ -5,6 +5,13 @@ module holds a plain ``CORES`` dict (kernel -> {variant: bare core}); the
 registry wraps every core with its kernel spec's checks, so nothing reaches
 compiled code unchecked.  A backend that fails to import (Numba missing, the
 Cython extension not built) is recorded with its error and skipped.
+
+Kernels from outside vecbench (kernels/external.py) are added by
+:func:`register`: their spec joins ``SPECS`` and their cores a plain dict
+here, ``backend -> kernel -> {variant: core}``, read beside the backend
+modules' ``CORES``; from then on they are looked up, checked and listed
+exactly as the built-in kernels.  Their cores for a backend whose module
+failed to import are unavailable with that module's error.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -21,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from kernels import simd
-from kernels.specs import SPECS, KernelSpec, spec
+from kernels.specs import BUILTIN_KERNELS, SPECS, KernelSpec, spec
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,92 @@ BACKENDS: dict[str, Backend] = {
 
 class BackendUnavailable(ImportError):
     """Raised by :func:`get` for a backend whose module could not be imported."""
+
+
+#: The cores of registered (external) kernels: backend -> kernel -> {variant: core},
+#: the first variant of a (kernel, backend) being its default.  Filled by
+#: :func:`register` only.
+_EXTERNAL: dict[str, dict[str, dict[str, Callable[..., Any]]]] = {}
+
+
+def _cores(backend: str, module: ModuleType) -> dict[str, dict[str, Any]]:
+    """The backend module's ``CORES`` with the registered kernels' cores beside them."""
+    extra = _EXTERNAL.get(backend, {})
+    return {**module.CORES, **extra} if extra else module.CORES
+
+
+def _clear() -> None:
+    _implementations.cache_clear()
+
+
+def register(kspec: KernelSpec, cores: Mapping[tuple[str, str], Callable[..., Any]]) -> None:
+    """Add a kernel from outside vecbench: its spec and its bare cores.
+
+    From then on the kernel is in ``SPECS`` and its implementations are in
+    :func:`implementation`, :func:`implementations`, :func:`available`,
+    :func:`variants` and :func:`missing` as the built-in ones are, each core
+    wrapped with the spec's checks (lists for the python backend, float64
+    arrays for the others).  :mod:`kernels.external` validates a user's
+    module before it calls this.
+
+    Parameters
+    ----------
+    kspec
+        The kernel's spec; its name must not be taken.
+    cores
+        ``(backend, variant) -> bare core``; the first variant of each
+        backend is its default.  A backend may be absent (the kernel lacks it).
+
+    Raises
+    ------
+    ValueError
+        When the name is taken, a backend is unknown or a core is not callable;
+        nothing is registered then.
+    """
+    if kspec.name in SPECS:
+        raise ValueError(f"kernel {kspec.name!r} is already registered "
+                         f"(from {SPECS[kspec.name].origin})")
+    for (backend, variant), core in cores.items():
+        if backend not in BACKENDS:
+            raise ValueError(f"{kspec.name}: unknown backend {backend!r}; "
+                             f"known: {', '.join(BACKENDS)}")
+        if not callable(core):
+            raise ValueError(f"{kspec.name}: the core of ({backend}, {variant}) is not callable")
+    SPECS[kspec.name] = kspec
+    for (backend, variant), core in cores.items():
+        _EXTERNAL.setdefault(backend, {}).setdefault(kspec.name, {})[variant] = core
+    _clear()
+
+
+def unregister(kernel: str) -> None:
+    """Remove a kernel added by :func:`register` (a built-in one cannot be removed).
+
+    Raises
+    ------
+    ValueError
+        For a built-in kernel.
+    KeyError
+        For a kernel that is not registered.
+    """
+    if kernel in BUILTIN_KERNELS:
+        raise ValueError(f"{kernel!r} is a built-in kernel; only registered ones can be removed")
+    spec(kernel)
+    del SPECS[kernel]
+    for by_kernel in _EXTERNAL.values():
+        by_kernel.pop(kernel, None)
+    _clear()
+
+
+@contextmanager
+def registered(kspec: KernelSpec, cores: Mapping[tuple[str, str], Callable[..., Any]]
+               ) -> Iterator[KernelSpec]:
+    """:func:`register` for the duration of a ``with`` block (tests): the
+    registry is as before afterwards."""
+    register(kspec, cores)
+    try:
+        yield kspec
+    finally:
+        unregister(kspec.name)
 
 
 @dataclass(frozen=True)
@@ -149,7 +243,7 @@ def _implementations(backend: str, path: str | None = None
     lists = module.INPUTS == "lists"
     lacking = getattr(module, "UNAVAILABLE", {})
     found = {}
-    for kernel, variants in module.CORES.items():
+    for kernel, variants in _cores(backend, module).items():
         if kernel not in SPECS:
             continue  # reported by missing()
         kspec = SPECS[kernel]
@@ -270,7 +364,8 @@ def available() -> list[Availability]:
     The reason is the backend's import error, or what this machine or build
     lacks for the variant (libmvec, a CPU feature, OpenMP).  For an
     unavailable loop backend the variants listed are the spec's loop
-    variants; for other unavailable backends the variant is ``"?"``.
+    variants; for other unavailable backends the variant is ``"?"``; for a
+    registered kernel, the variants it brought for that backend.
     """
     rows = []
     for kernel, kspec in SPECS.items():
@@ -279,24 +374,35 @@ def available() -> list[Availability]:
             if error is None:
                 rows.extend(Availability(kernel, backend, v, i.unavailable)
                             for (k, v), i in _implementations(backend).items() if k == kernel)
-            else:
+            elif kernel in BUILTIN_KERNELS:
                 names = kspec.loop_variants if line.loops else ("?",)
+                rows.extend(Availability(kernel, backend, v, error) for v in names)
+            else:  # a registered kernel: the variants it brought for this backend
+                names = tuple(_EXTERNAL.get(backend, {}).get(kernel, ()))
                 rows.extend(Availability(kernel, backend, v, error) for v in names)
     return rows
 
 
-def missing() -> list[str]:
-    """What the importable backends lack: kernels, loop variants, unknown names."""
+def missing(kernels: Iterable[str] | None = None) -> list[str]:
+    """What the importable backends lack: kernels, loop variants, unknown names.
+
+    ``kernels`` restricts the check to those kernels (e.g.
+    ``specs.BUILTIN_KERNELS``: a registered kernel may lack backends by
+    design; :func:`lacking` says which, per kernel).
+    """
+    wanted = set(SPECS if kernels is None else kernels)
     problems = []
     for backend, line in BACKENDS.items():
         module, _ = _load(backend)
         if module is None:
             continue
-        cores = module.CORES
+        cores = _cores(backend, module)
         for kernel in cores:
             if kernel not in SPECS:
                 problems.append(f"({kernel}, {backend}): not a kernel of any spec")
         for kernel, kspec in SPECS.items():
+            if kernel not in wanted:
+                continue
             if not cores.get(kernel):
                 problems.append(f"({kernel}, {backend}): no implementation")
             elif line.loops:
@@ -305,6 +411,27 @@ def missing() -> list[str]:
                     for v in kspec.loop_variants if v not in cores[kernel]
                 )
     return problems
+
+
+def lacking(kernel: str) -> dict[str, str]:
+    """What ``kernel`` lacks in each importable backend: backend -> ``"no
+    implementation"`` or ``"lacks loop variant(s) 'a', 'b'"``; backends it has
+    complete are left out (an unimportable backend is reported by
+    :func:`backend_error`, not here)."""
+    kspec = spec(kernel)
+    out = {}
+    for backend, line in BACKENDS.items():
+        module, _ = _load(backend)
+        if module is None:
+            continue
+        have = _cores(backend, module).get(kernel)
+        if not have:
+            out[backend] = "no implementation"
+        elif line.loops:
+            gone = [v for v in kspec.loop_variants if v not in have]
+            if gone:
+                out[backend] = "lacks loop variant(s) " + ", ".join(map(repr, gone))
+    return out
 
 
 def empty_call(backend: str) -> Callable[[Any], Any]:

@@ -10,7 +10,9 @@ A spec says what a kernel computes, independently of any backend:
 - ``error_scale(*inputs)``: for each output, the sum of the magnitudes of the
   terms that make it up and the number of terms; any correct float64 order of
   evaluation lands within ``(terms + 8) * eps * scale + atol`` of the exact
-  result, ``atol`` covering underflow;
+  result, ``atol`` covering underflow.  None (the default) takes ``|expected|``
+  as the scale and :data:`DEFAULT_TERMS` terms: right for elementwise kernels
+  and short sums whose terms do not cancel;
 - ``bytes_moved(n)`` and ``flops(n)``: the work model used for GB/s and GFLOP/s;
 - ``sizes``: the default size ladder; ``layouts``: the memory layouts that mean
   something for it; ``loop_variants``: the loop forms every loop backend
@@ -28,6 +30,12 @@ A spec says what a kernel computes, independently of any backend:
 - ``heavy_from``: the size from which one call of a compiled implementation
   takes about a second or more (fewer rounds), None when no size in the
   ladders does.
+
+Every field is a keyword.  A kernel of one's own needs only ``name``,
+``params``, ``make_inputs``, ``reference``, ``bytes_moved``, ``flops`` and
+``sizes``; the others default to: no summary, no relation between the
+arguments, the ``|expected|`` error scale, the C layout, one loop variant
+``"loop"``, no ceiling, and ladders derived from ``sizes``.
 """
 
 from __future__ import annotations
@@ -45,6 +53,20 @@ _LD = np.longdouble
 # Slack on top of the number of terms: a few roundings outside the reduction
 # (the square root, sin's own error, conversion of the reference to float64).
 _SLACK_TERMS = 8
+#: Terms assumed per output when a spec has no ``error_scale``: the tolerance is
+#: then ``(DEFAULT_TERMS + 8) * eps * |expected| + atol``.
+DEFAULT_TERMS = 16
+
+#: The benchmark profiles a spec's ``ladders`` may name.
+PROFILES = ("first", "quick", "full")
+#: The machine ceilings (bench/bench_ceilings.py) a spec's ``ceiling`` may name.
+CEILINGS = ("read_bandwidth", "stream_add_bandwidth", "sin_throughput", "matmul_gflops")
+#: Argument kinds of :class:`Param`.
+PARAM_KINDS = ("vector", "matrix", "matrix_c")
+#: Relations between two arguments that a spec's checks enforce.
+RELATIONS = ("same_length", "inner_dims")
+#: Memory layouts of the inputs.
+LAYOUTS = ("C", "F")
 
 
 @dataclass(frozen=True)
@@ -66,22 +88,26 @@ def geometric_sizes(lo: int, hi: int, per_octave: int = 2) -> tuple[int, ...]:
     return tuple(sorted({round(float(v)) for v in raw}))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class KernelSpec:
-    """Everything about a kernel that does not depend on the backend."""
+    """Everything about a kernel that does not depend on the backend.
+
+    See the module docstring for each field; every field is a keyword.
+    """
 
     name: str
-    summary: str
     params: tuple[Param, ...]
-    relation: str | None  # "same_length", "inner_dims" or None
     make_inputs: Callable[[int, np.random.Generator, str], tuple[np.ndarray, ...]]
     reference: Callable[..., Any]
-    error_scale: Callable[..., tuple[Any, int]]
     bytes_moved: Callable[[int], int]
     flops: Callable[[int], int]
     sizes: tuple[int, ...]
-    layouts: tuple[str, ...]
-    loop_variants: tuple[str, ...]
+    summary: str = ""
+    relation: str | None = None  # "same_length", "inner_dims" or None
+    #: None: ``|expected|`` as the scale and DEFAULT_TERMS terms.
+    error_scale: Callable[..., tuple[Any, int]] | None = None
+    layouts: tuple[str, ...] = ("C",)
+    loop_variants: tuple[str, ...] = ("loop",)
     # Absolute tolerance on top of the relative one, for where float64 itself
     # underflows (tiny squares flushed to subnormals or zero).
     atol: float = float(np.finfo(np.float64).tiny)
@@ -89,7 +115,7 @@ class KernelSpec:
     seed_size: int | None = None
     memory_size: int | None = None
     history_size: int | None = None
-    ceiling: str | None = "read_bandwidth"
+    ceiling: str | None = None
     heavy_from: int | None = None
     #: Where the spec comes from: "vecbench" for the built-in kernels, else the
     #: module (path or entry point) that defined it.
@@ -254,7 +280,10 @@ class KernelSpec:
             got = got.reshape(expected.shape)
         if got.shape != expected.shape:
             return f"shape {got.shape}, expected {expected.shape}"
-        scale, terms = self.error_scale(*inputs)
+        if self.error_scale is None:
+            scale, terms = np.abs(expected), DEFAULT_TERMS
+        else:
+            scale, terms = self.error_scale(*inputs)
         tol = (terms + _SLACK_TERMS) * EPS * np.asarray(scale, dtype=np.float64)
         tol = tol + self.atol
         err = np.abs(got - expected)
@@ -441,6 +470,7 @@ SPECS: dict[str, KernelSpec] = {
             seed_size=SEED_VECTOR,
             memory_size=SEED_VECTOR,
             history_size=SEED_VECTOR,
+            ceiling="read_bandwidth",
         ),
         KernelSpec(
             name="row_sums",
@@ -459,6 +489,7 @@ SPECS: dict[str, KernelSpec] = {
             seed_size=1024,
             memory_size=1024,
             history_size=1024,
+            ceiling="read_bandwidth",
         ),
         KernelSpec(
             name="col_sums",
@@ -477,6 +508,7 @@ SPECS: dict[str, KernelSpec] = {
             seed_size=1024,
             memory_size=1024,
             history_size=1024,
+            ceiling="read_bandwidth",
         ),
         KernelSpec(
             name="matmul",
@@ -520,6 +552,11 @@ SPECS: dict[str, KernelSpec] = {
         ),
     )
 }
+
+
+#: The built-in kernels, in their order; ``SPECS`` also holds the kernels
+#: registered later (kernels.registry.register, kernels.external).
+BUILTIN_KERNELS: tuple[str, ...] = tuple(SPECS)
 
 
 def spec(kernel: str) -> KernelSpec:

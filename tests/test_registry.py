@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import numpy as np
@@ -12,7 +13,8 @@ from kernels import registry
 
 
 def test_every_backend_carries_every_kernel_and_loop_variant():
-    problems = registry.missing()
+    # The built-in kernels; a registered one may lack backends (test_external.py).
+    problems = registry.missing(kernels.KERNELS)
     assert problems == [], "incomplete backends:\n" + "\n".join(problems)
 
 
@@ -111,3 +113,60 @@ def test_build_info_records_compile_flags_and_jit_options():
     assert "-ffp-contract=off" in info["cython"]["cflags"].split()
     assert info["cython"]["cython"][0].isdigit()
     assert "fastmath=False" in info["numba"]["jit_options"]
+
+
+def _tripled():
+    return kernels.KernelSpec(
+        name="tripled", summary="3 x_i", params=(kernels.Param("x", "vector"),),
+        make_inputs=lambda n, rng, layout: (rng.standard_normal(n),),
+        reference=lambda x: 3.0 * x, bytes_moved=lambda n: 16 * n, flops=lambda n: n,
+        sizes=(1, 10), loop_variants=("loop", "fast"))
+
+
+def test_a_registered_kernel_is_looked_up_and_checked_like_a_builtin():
+    def numpy_core(x):
+        return 3.0 * x
+
+    cores = {("numpy", "v"): numpy_core, ("numpy", "w"): lambda x: x * 3.0,
+             ("python", "loop"): lambda x: [3.0 * v for v in x]}
+    with kernels.registered(_tripled(), cores) as spec:
+        assert kernels.spec("tripled") is spec
+        assert kernels.variants("tripled", "numpy") == ("v", "w")
+        impl = kernels.implementation("tripled", "numpy")
+        assert impl.default and impl.variant == "v" and impl.core is numpy_core
+        assert impl.func.__name__ == "tripled" and impl.func.core is numpy_core
+        assert list(inspect.signature(impl.func).parameters) == ["x"]
+        assert kernels.get("tripled", "numpy")(np.arange(3)).tolist() == [0.0, 3.0, 6.0]
+        with pytest.raises(TypeError, match="tripled"):
+            kernels.get("tripled", "numpy")()
+        py = kernels.implementation("tripled", "python")
+        assert py.inputs == "lists" and py.func([1.0, 2.0]) == [3.0, 6.0]
+        assert {(i.backend, i.variant) for i in kernels.implementations()
+                if i.kernel == "tripled"} == {("numpy", "v"), ("numpy", "w"), ("python", "loop")}
+        assert kernels.lacking("tripled") == {
+            "python": "lacks loop variant(s) 'fast'",
+            "numba": "no implementation", "cython": "no implementation"}
+        problems = registry.missing()
+        assert "(tripled, numba): no implementation" in problems
+        assert "(tripled, python): lacks loop variant 'fast'" in problems
+        assert registry.missing(kernels.KERNELS) == []
+        assert "tripled" not in kernels.KERNELS  # the built-in kernels only
+        with pytest.raises(KeyError, match="no implementation of 'tripled'"):
+            kernels.get("tripled", "numba")
+    assert "tripled" not in kernels.SPECS
+    assert all(i.kernel != "tripled" for i in kernels.implementations())
+    assert registry.missing(kernels.KERNELS) == registry.missing()
+
+
+def test_register_refuses_clashes_and_unknown_backends():
+    with pytest.raises(ValueError, match="'magnitude' is already registered"):
+        registry.register(dataclasses.replace(_tripled(), name="magnitude"), {})
+    with pytest.raises(ValueError, match="unknown backend 'fortran'"):
+        registry.register(_tripled(), {("fortran", "loop"): abs})
+    with pytest.raises(ValueError, match="not callable"):
+        registry.register(_tripled(), {("numpy", "v"): 3})
+    assert "tripled" not in kernels.SPECS
+    with pytest.raises(ValueError, match="built-in"):
+        registry.unregister("matmul")
+    with pytest.raises(KeyError, match="unknown kernel 'tripled'"):
+        registry.unregister("tripled")

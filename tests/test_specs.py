@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import kernels
+from kernels import specs
 from kernels.specs import geometric_sizes
 
 
@@ -77,3 +78,47 @@ def test_mismatch_accepts_any_summation_order():
     assert spec.mismatch(float(np.sum(np.sort(x * x)[::-1])), (x,)) is None
     # dropping one term of a hundred thousand is caught
     assert spec.mismatch(forward - float(np.max(x * x)), (x,)) is not None
+
+
+def _minimal(**fields):
+    return kernels.KernelSpec(
+        name="halved", params=(kernels.Param("x", "vector"),),
+        make_inputs=lambda n, rng, layout: (rng.standard_normal(n),),
+        reference=lambda x: x / 2, bytes_moved=lambda n: 16 * n, flops=lambda n: n,
+        sizes=(1, 10, 100), **fields)
+
+
+def test_a_spec_needs_only_seven_fields():
+    spec = _minimal()
+    assert spec.summary == "" and spec.relation is None and spec.error_scale is None
+    assert spec.layouts == ("C",) and spec.loop_variants == ("loop",)
+    assert spec.ceiling is None and spec.origin == "vecbench" and dict(spec.ladders) == {}
+    assert spec.quoted_size == spec.measured_size == spec.followed_size == 100
+    assert spec.facts()["ceiling"] is None
+    with pytest.raises(TypeError):  # keywords only
+        kernels.KernelSpec("halved", (kernels.Param("x", "vector"),))
+    with pytest.raises(TypeError, match="sizes"):
+        kernels.KernelSpec(name="halved", params=(), make_inputs=len, reference=len,
+                           bytes_moved=len, flops=len)
+
+
+def test_mismatch_without_error_scale_takes_the_expected_magnitude():
+    spec = _minimal()
+    inputs = spec.inputs(100)
+    expected = spec.reference(*inputs)
+    assert spec.mismatch(expected, inputs) is None
+    tol = (specs.DEFAULT_TERMS + specs._SLACK_TERMS) * specs.EPS
+    assert spec.mismatch(expected * (1 + tol / 2), inputs) is None
+    assert "off" in spec.mismatch(expected * (1 + 2 * tol), inputs)
+    assert "shape" in spec.mismatch(expected[:-1], inputs)
+
+
+def test_builtin_specs_keep_their_ceilings():
+    assert {k: s.ceiling for k, s in kernels.SPECS.items() if k in kernels.KERNELS} == {
+        "magnitude": "stream_add_bandwidth", "sum_of_squares": "read_bandwidth",
+        "row_sums": "read_bandwidth", "col_sums": "read_bandwidth",
+        "matmul": "matmul_gflops", "sum_sq_sin": "sin_throughput"}
+    for spec in kernels.SPECS.values():
+        assert spec.ceiling is None or spec.ceiling in specs.CEILINGS
+        assert set(spec.ladders) <= set(specs.PROFILES)
+        assert {p.kind for p in spec.params} <= set(specs.PARAM_KINDS)
