@@ -29,10 +29,13 @@ Ten probes, in the group "machine ceilings", each recording
   variants do.
 
 In the full profile every probe runs twice, first and after all the other
-benchmarks (``ceiling_pass``, bench/conftest.py): the bandwidth a shared
-machine gives moves over minutes, and the report keeps the higher of the
-two.  Where several loops can do a probe's work, each is timed five times
-and the fastest is measured (``extra_info["source"]`` names it).  The value
+benchmarks (``ceiling_pass``, the profile's ``ceiling_passes``): the
+bandwidth a shared machine gives moves over minutes, and the report keeps
+the higher of the two.  A run that selects some kernels (``--vb-kernel``)
+measures only the ceilings their specs name and the read bandwidth, the
+default roof (:func:`probes`).  Where several loops can do a probe's work,
+each is timed ``profile.fastest_of`` times (five in the full and quick
+profiles) and the fastest is measured (``extra_info["source"]`` names it).  The value
 is the best round: a ceiling is what the machine reaches, not what it
 reaches on average.  The suites limit every thread pool to one thread per
 test (``bench/conftest.py``); the all-cores probes lift that limit inside the
@@ -53,19 +56,32 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import kernels
 from bench import harness
+from bench.grid import Selection
 from bench.harness import threads_limited
 from bench.machine import cpu_caches
 from kernels import simd
 from kernels.backends.numba_lanes import chunked_sum, sum_range
 
 GROUP = "machine ceilings"
-PROBES = ("read_bandwidth-1", "read_bandwidth-all", "matmul_gflops-1", "matmul_gflops-all",
-          "stream_add_bandwidth-1", "stream_add_bandwidth-all", "stream_add_new_bandwidth-1",
-          "stream_add_new_bandwidth-all", "sin_throughput-1", "sin_throughput-all")
+#: The probes of each ceiling a spec may name (its ``ceiling``): one thread and
+#: all cores, and for the stream ceiling the same into a new array.
+CEILING_PROBES: dict[str, tuple[str, ...]] = {
+    "read_bandwidth": ("read_bandwidth-1", "read_bandwidth-all"),
+    "matmul_gflops": ("matmul_gflops-1", "matmul_gflops-all"),
+    "stream_add_bandwidth": ("stream_add_bandwidth-1", "stream_add_bandwidth-all",
+                             "stream_add_new_bandwidth-1", "stream_add_new_bandwidth-all"),
+    "sin_throughput": ("sin_throughput-1", "sin_throughput-all"),
+}
+PROBES = tuple(p for probes in CEILING_PROBES.values() for p in probes)
+#: The roof of a kernel whose spec names no ceiling in the report's figures:
+#: always measured.
+DEFAULT_CEILING = "read_bandwidth"
 SIN_N = 2**24  # sum_sq_sin's largest size in the full profile
 MATMUL_N = 2048
 _MIN_READ_BYTES = 256 * 2**20  # at least 256 MiB ...
-_L3_MULTIPLE = 8  # ... and eight times the largest cache
+# ... and four times the largest cache: twice what the kernels' sizes beyond
+# the cache exceed (bench/grid.py), so no part of it stays cached.
+_L3_MULTIPLE = 4
 
 
 # fastmath lets LLVM reassociate the sum: it keeps several vector accumulators,
@@ -157,11 +173,14 @@ def _sin_loops(parallel: bool = False) -> dict[str, Callable]:
     return loops
 
 
-def _fastest(loops: dict[str, Callable], args: tuple) -> str:
-    """The name of the loop fastest over five calls each (after one that compiles)."""
+def _fastest(loops: dict[str, Callable], args: tuple, calls: int = 5) -> str:
+    """The name of the loop fastest over ``calls`` calls each (after one that compiles)."""
     for loop in loops.values():
         loop(*args)
-    return min(loops, key=lambda name: min(_time_once(loops[name], *args) for _ in range(5)))
+    if len(loops) == 1:
+        return next(iter(loops))
+    return min(loops, key=lambda name: min(_time_once(loops[name], *args)
+                                           for _ in range(calls)))
 
 
 def read_bytes() -> int:
@@ -181,8 +200,13 @@ def _time_once(func: Callable, *args) -> float:
     return time.perf_counter() - start
 
 
-def _rounds(profile, full: int, quick: int) -> int:
-    return quick if profile.name == "quick" else full
+def probes(selection: Selection) -> list[str]:
+    """The probes of the ceilings the selected kernels' specs name, and the default
+    roof's; every probe when the selection leaves no kernel out."""
+    if selection.kernels is None:
+        return list(PROBES)
+    named = {DEFAULT_CEILING} | {kernels.spec(k).ceiling for k in selection.selected_kernels()}
+    return [p for c, group in CEILING_PROBES.items() if c in named for p in group]
 
 
 def _measure(benchmark, func: Callable, args: tuple, rounds: int) -> float:
@@ -220,8 +244,8 @@ def matmul_inputs() -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((MATMUL_N, MATMUL_N)), rng.standard_normal((MATMUL_N, MATMUL_N))
 
 
-@pytest.mark.parametrize("probe", [pytest.param(p, marks=pytest.mark.benchmark(group=GROUP))
-                                   for p in PROBES])
+# ``probe`` and ``ceiling_pass`` are parametrized by bench/conftest.py: the probes
+# of the selection (:func:`probes`), in the profile's passes.
 def test_ceiling(benchmark, probe, ceiling_pass, profile, request):
     ceiling, scope = probe.split("-")
     cores = os.cpu_count() or 1
@@ -230,13 +254,13 @@ def test_ceiling(benchmark, probe, ceiling_pass, profile, request):
         a = request.getfixturevalue("read_array")
         loops = _read_loops(parallel=scope != "1")  # imported first: its OpenMP pool is then seen
         with threads_limited(threads):
-            best = _fastest(loops, (a,))
-            seconds = _measure(benchmark, loops[best], (a,), _rounds(profile, full=10, quick=3))
+            best = _fastest(loops, (a,), profile.fastest_of)
+            seconds = _measure(benchmark, loops[best], (a,), profile.ceiling_rounds)
         value, unit = a.nbytes / seconds / 1e9, "GB/s"
         benchmark.extra_info["source"] = best
     elif ceiling in ("stream_add_bandwidth", "stream_add_new_bandwidth"):
         x, y, out = request.getfixturevalue("add_arrays")
-        rounds = _rounds(profile, full=10, quick=3)
+        rounds = profile.ceiling_rounds
         add = add_one_thread if scope == "1" else add_all_cores
         func, args = (add, (x, y, out)) if ceiling == "stream_add_bandwidth" else (add_new(add),
                                                                                    (x, y))
@@ -250,13 +274,13 @@ def test_ceiling(benchmark, probe, ceiling_pass, profile, request):
             harness.not_measured("unavailable", f"no sin loop can run on SIMD path "
                                  f"{simd.selected()}: {simd.why_not(simd.selected())}")
         with threads_limited(threads):
-            best = _fastest(loops, (x,))
-            seconds = _measure(benchmark, loops[best], (x,), _rounds(profile, full=10, quick=3))
+            best = _fastest(loops, (x,), profile.fastest_of)
+            seconds = _measure(benchmark, loops[best], (x,), profile.ceiling_rounds)
         value, unit = x.size / seconds / 1e9, "Gelem/s"
         benchmark.extra_info.update({"source": best, "simd_path": simd.selected()})
     else:
         A, B = request.getfixturevalue("matmul_inputs")
-        rounds = _rounds(profile, full=3, quick=2)
+        rounds = profile.gemm_rounds
         with threadpool_limits(limits=1 if scope == "1" else cores, user_api="blas"):
             threads = _blas_threads()
             seconds = _measure(benchmark, np.matmul, (A, B), rounds)

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import kernels
 from bench import allocator, state
-from bench.grid import MEMORY_SIZES, Case, Profile
+from bench.grid import MEMORY_SHARE, Case, Profile
 
 
 @lru_cache(maxsize=2)
@@ -46,8 +46,16 @@ def _as_lists(kernel: str, n: int, layout: str) -> tuple[Any, ...]:
     return tuple(a.tolist() for a in spec_inputs(kernel, n, layout))
 
 
-def prepared_inputs(impl: kernels.Implementation, n: int, layout: str) -> tuple[Any, ...]:
-    """The arguments ``impl.func`` takes, built outside any timed region."""
+def prepared_inputs(impl: kernels.Implementation, n: int, layout: str,
+                    cached: bool = True) -> tuple[Any, ...]:
+    """The arguments ``impl.func`` takes, built outside any timed region.
+
+    ``cached=False`` builds them anew without keeping them (the budget's
+    probes at other sizes), so they do not push the case's own inputs out of
+    the cache.
+    """
+    if not cached:
+        return impl.prepare(kernels.spec(impl.kernel).inputs(n, layout))
     if impl.inputs == "lists":
         return _as_lists(impl.kernel, n, layout)
     return impl.prepare(spec_inputs(impl.kernel, n, layout))
@@ -162,11 +170,13 @@ def _work(kernel: str, n: int) -> float:
 
 
 def _timed_call(impl: kernels.Implementation, n: int, layout: str, repeat: int = 1,
-                limit: float = math.inf) -> float:
+                limit: float = math.inf, args: tuple[Any, ...] | None = None) -> float:
     """Best of ``repeat`` calls: one descheduled call (other jobs on the
     machine) should not skip a whole size.  No call is started after the
-    second once the calls so far took ``limit`` seconds in all."""
-    args = prepared_inputs(impl, n, layout)
+    second once the calls so far took ``limit`` seconds in all.  ``args``:
+    the inputs to call with, else the case's (cached) inputs."""
+    if args is None:
+        args = prepared_inputs(impl, n, layout)
     best = spent = 0.0
     for i in range(repeat):
         start = _clock()
@@ -213,9 +223,10 @@ def _fit(kernel: str, points: dict[int, float], n: int) -> tuple[float, str]:
 
 def _probe(case: Case, m: int, limit: float = math.inf) -> None:
     points = _measured.setdefault(_key(case), {})
+    args = prepared_inputs(case.impl, m, case.layout, cached=False)
     if not points:
-        _timed_call(case.impl, m, case.layout)  # the first call may compile
-    best = _timed_call(case.impl, m, case.layout, repeat=3, limit=limit)
+        _timed_call(case.impl, m, case.layout, args=args)  # the first call may compile
+    best = _timed_call(case.impl, m, case.layout, repeat=3, limit=limit, args=args)
     points[m] = min(points.get(m, math.inf), best)
 
 
@@ -236,12 +247,33 @@ def estimate_seconds(case: Case, budget: float | None = None) -> float:
     ladder is probed on, closer to ``n``, while the estimate stays beyond.
     Probing stops at a size itself estimated over two budgets (one second
     without ``budget``), and a probe's calls stop once they took a budget.
+
+    With ``budget``, nothing is probed either where the estimate is far
+    from a skip: when both the fit and the largest call below scaled up as
+    if all of it were marginal cost (an upper bound but for cache effects,
+    as calls only get delayed) are within ``1 / SKIP_FACTOR`` of a budget,
+    so that even a call ``SKIP_FACTOR`` times slower per element beyond the
+    cache stays within one; the case's own call is then measured
+    (:func:`check_once`).  A fast kernel measured far below ``n`` (a sparse
+    ladder, a size beyond the cache) is not probed up the ladder; a slower
+    one (a strided loop, whose calls grow many times faster once its data
+    leave the cache) still is, so that it is skipped without being called.
     """
     kernel, n = case.impl.kernel, case.n
     points = _measured.setdefault(_key(case), {})
     limit = budget if budget is not None else math.inf
 
+    def cannot_skip() -> bool:
+        below = [m for m in points if m < n]
+        if budget is None or not below:
+            return False
+        top = max(below)
+        bound = points[top] * _work(kernel, n) / _work(kernel, top)
+        return max(bound, _fit(kernel, points, n)[0]) <= budget / SKIP_FACTOR
+
     def settled() -> bool:
+        if cannot_skip():
+            return True
         pair = _pair(kernel, points, n)
         if pair is None or points[pair[1]] < _PROBE_SECONDS \
                 or points[pair[1]] <= 1.5 * points[pair[0]]:
@@ -272,13 +304,47 @@ def skip_unavailable(case: Case) -> None:
                      f"{impl.label} {impl.kernel}: unavailable here")
 
 
+#: Bytes a number takes as a Python float in a list (24-byte object, 8-byte pointer).
+LIST_BYTES = 32
+_available = state.available_memory  # tests replace it
+
+
+def memory_over(case: Case) -> str | None:
+    """Why the inputs of ``case`` would not fit in memory, or None when they do.
+
+    Python's lists (``LIST_BYTES`` a number) must stay under ``MEMORY_SHARE``
+    of the memory available, float64 arrays under twice that (the grid keeps
+    its own beyond-cache sizes under ``MEMORY_SHARE``; the margin is for the
+    inputs this process holds meanwhile).  Worked out from the spec, before
+    any input of that size is built.
+    """
+    available = _available()
+    if not available:
+        return None
+    spec = case.impl.spec
+    lists = case.impl.inputs == "lists"
+    need = (LIST_BYTES if lists else 8) * spec.elements(case.n) * len(spec.params)
+    share = MEMORY_SHARE if lists else 2 * MEMORY_SHARE
+    if need <= share * available:
+        return None
+    what = "as Python lists " if lists else ""
+    return (f"its inputs {what}would take {need / 2**30:.3g} GiB, over {share:.0%} of the "
+            f"{available / 2**30:.3g} GiB of memory available")
+
+
 def skip_over_budget(case: Case, profile: Profile) -> None:
-    """Skip a case whose one call is estimated far beyond the profile's budget.
+    """Skip a case whose inputs would not fit in memory (:func:`memory_over`), or
+    whose one call is estimated far beyond the profile's budget.
 
     Only beyond ``SKIP_FACTOR`` budgets, where calling it would waste real
     time; a case estimated nearer is left to :func:`check_once`, which
-    measures its real call.
+    measures its real call.  Nothing here builds the inputs at the case's
+    size (Python's lists of 10^8 numbers take gigabytes and seconds): the
+    estimate calls the implementation at smaller sizes only.
     """
+    too_big = memory_over(case)
+    if too_big is not None:
+        not_measured("over_budget", too_big, f"{case.impl.label} {case.impl.kernel} n={case.n}")
     took = _over_budget.get((_key(case), case.n))
     if took is not None and min(took) > profile.call_budget:  # e.g. in the other regime
         not_measured("over_budget", f"two calls took {took[0]:.3g} s and {took[1]:.3g} s "
@@ -301,7 +367,7 @@ def check_once(case: Case, profile: Profile | None = None) -> None:
     exceed the budget, so one descheduled call does not skip it; the first
     call of an implementation, which may have compiled, is not one of them.
     A short call is timed twice more (the best of three is kept for the
-    estimates of the next sizes).
+    estimates of the next sizes), except at the profile's largest size.
     """
     impl, n, layout = case.impl, case.n, case.layout
     args = prepared_inputs(impl, n, layout)
@@ -332,7 +398,10 @@ def check_once(case: Case, profile: Profile | None = None) -> None:
                          f"two calls took {seconds:.3g} s and {again:.3g} s, "
                          f"{_budget_words(profile)}", f"{impl.label} {impl.kernel} n={n}")
         return
-    if seconds < 1.0:
+    # Best of three for the estimates of the larger sizes; at the profile's
+    # largest size of the kernel no estimate follows.
+    largest = profile is not None and n >= max(profile.sizes(impl.kernel), default=0)
+    if seconds < 1.0 and not largest:
         seconds = min(seconds, _timed_call(impl, n, layout, repeat=2))
     points[n] = seconds
 
@@ -410,7 +479,7 @@ def extra_info(case: Case, args: tuple[Any, ...]) -> dict[str, Any]:
     }
     if impl.path is not None:
         info["simd_path"] = impl.path
-    if MEMORY_SIZES.get(impl.kernel) == n:
+    if spec.measured_size == n:
         info["input_bytes_per_element"] = bytes_per_element(args)
         info["peak_extra_bytes"] = peak_extra_bytes(impl, args)
         # Evidence of the allocator regime that load does not blur: 0 when warm.

@@ -8,10 +8,23 @@ with why; and it writes both into the run JSON through pytest-benchmark's
 ``pytest_benchmark_update_json`` hook, as the top-level ``vecbench`` object::
 
     {"version": 1, "profile": "quick",
+     "selection": {"kernels": [...], "backends": [...] | null, "variants": [...] | null,
+                   "sizes": "1e3..1e7" | null, "sources": [...], "slice": false},
+     "kernels": {"magnitude": {"summary", "params", "seed_size", "memory_size",
+                               "history_size", "ceiling", "origin"}, ...},
+     "beyond_cache": {"magnitude": {"size", "working_set_bytes", "input_bytes",
+                                    "llc_bytes", "capped"}, ...},
      "state": {"cpu_count": 2, "samples": [{"at", "phase", "load1", "running",
                                             "other_cpu", "steal", "mhz"}, ...]},
      "absent": [{"benchmark", "measure", "kernel", "backend", "variant", "size",
                  "layout", "threads", "allocator", "reason", "detail"}, ...]}
+
+``kernels`` holds the facts of every selected kernel's spec
+(``KernelSpec.facts()``), so a report needs no module to read them;
+``beyond_cache`` the size each streaming kernel got beyond the last-level
+cache (bench/grid.py), with why where it is capped (profiles that add one).
+What the selection leaves out (``--vb-*``, bench/plugin.py) is not absent:
+``selection`` says what the run is a slice of.
 
 An absent entry's ``reason`` is one of :data:`REASONS`.  The harness names it
 for the cases it ends (``harness.absent_reason``); a case that ends otherwise
@@ -32,8 +45,18 @@ from typing import Any
 import pytest
 
 import kernels
-from bench import harness, state
-from bench.grid import Case, Profile, cases, fresh_left_out, jit_id, jit_implementations
+from bench import grid, harness, state
+from bench.grid import (
+    BANDWIDTH_CEILINGS,
+    Case,
+    Profile,
+    Selection,
+    beyond_left_out,
+    cases,
+    fresh_left_out,
+    jit_id,
+    jit_implementations,
+)
 
 VERSION = 1
 PLUGIN_NAME = "vecbench-session-record"
@@ -62,8 +85,9 @@ def _first_line(text: str) -> str:
 class SessionRecord:
     """The pytest plugin that records the machine's state and the absent cases."""
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, selection: Selection | None = None) -> None:
         self.profile = profile
+        self.selection = selection or grid.EVERYTHING
         self.sampler = state.Sampler()
         self.sampler.sample("before")
         self.absent: dict[str, dict[str, Any]] = {}  # nodeid -> entry
@@ -73,7 +97,7 @@ class SessionRecord:
     # -- describing an item ------------------------------------------------
     def case(self, case_id: str) -> Case | None:
         if self._cases is None:
-            self._cases = {c.id: c for c in cases(self.profile)}
+            self._cases = {c.id: c for c in cases(self.profile, self.selection)}
         return self._cases.get(case_id)
 
     def describe(self, item: pytest.Item) -> dict[str, Any]:
@@ -129,36 +153,50 @@ class SessionRecord:
         return kind, _first_line(detail) or f"{outcome} at {when}"
 
     def not_in_profile(self) -> list[dict[str, Any]]:
-        """The registered implementations the profile does not run, for the measures
-        this session selected."""
+        """The registered implementations of the selection the profile does not run,
+        for the measures this session selected."""
         out = []
         name = self.profile.name
+        sel = self.selection
         if "compile" in self.measures:
-            chosen = {jit_id(i) for i in jit_implementations(self.profile)}
+            chosen = {jit_id(i) for i in jit_implementations(self.profile, sel)}
             for i in kernels.implementations():
-                if i.backend == "numba" and jit_id(i) not in chosen:
+                if i.backend == "numba" and sel.includes(i) and jit_id(i) not in chosen:
                     out.append({**dict.fromkeys(FIELDS), "benchmark": jit_id(i),
                                 "measure": "compile", "kernel": i.kernel, "backend": i.backend,
                                 "variant": i.variant, "reason": "not_in_profile",
                                 "detail": f"the '{name}' profile measures the compile cost of "
                                           f"each kernel's default Numba variant only"})
         if "steady" in self.measures:
-            for c in fresh_left_out(self.profile):
+            why = (f"the '{name}' profile does not time fresh pages" if not
+                   self.profile.fresh_pages else
+                   f"the '{name}' profile times Python's lists in the warm regime only "
+                   "(their floats come from CPython's own arenas, which the regimes do not "
+                   "govern)")
+            for c in fresh_left_out(self.profile, sel):
                 i = c.impl
                 out.append({"benchmark": c.id, "measure": "steady", "kernel": i.kernel,
                             "backend": i.backend, "variant": i.variant, "size": c.n,
                             "layout": c.layout, "threads": c.threads, "allocator": "fresh",
-                            "reason": "not_in_profile",
-                            "detail": f"the '{name}' profile times Python's lists in the warm "
-                                      "regime only (their floats come from CPython's own "
-                                      "arenas, which the regimes do not govern)"})
+                            "reason": "not_in_profile", "detail": why})
+            for c in beyond_left_out(self.profile, sel):
+                i = c.impl
+                out.append({"benchmark": c.id, "measure": "steady", "kernel": i.kernel,
+                            "backend": i.backend, "variant": i.variant, "size": c.n,
+                            "layout": c.layout, "threads": c.threads,
+                            "allocator": _regime({}, c), "reason": "not_in_profile",
+                            "detail": f"the '{name}' profile adds n={c.n} beyond the "
+                                      "last-level cache for the bandwidth ceilings; Python's "
+                                      "lists are held against none"})
             for i in kernels.implementations():
-                if not self.profile.sizes(i.kernel):
+                if sel.includes(i) and not sel.sizes_of(self.profile, i.kernel):
+                    within = f" within sizes {sel.sizes.text}" if sel.sizes is not None else ""
                     out.append({**dict.fromkeys(FIELDS),
                                 "benchmark": f"{i.kernel}-{i.backend}-{i.variant}",
                                 "measure": "steady", "kernel": i.kernel, "backend": i.backend,
                                 "variant": i.variant, "reason": "not_in_profile",
-                                "detail": f"the '{name}' profile has no sizes for {i.kernel}"})
+                                "detail": f"the '{name}' profile has no sizes for "
+                                          f"{i.kernel}{within}"})
         return out
 
     # -- hooks ---------------------------------------------------------------
@@ -204,6 +242,21 @@ class SessionRecord:
         output_json.setdefault("vecbench", {}).update({
             "version": VERSION,
             "profile": self.profile.name,
+            "selection": self.selection.record(),
+            "kernels": {k: kernels.spec(k).facts() for k in self.selection.selected_kernels()},
+            "beyond_cache": self.beyond_cache(),
             "state": self.sampler.record(),
             "absent": absent + self.not_in_profile(),
         })
+
+    def beyond_cache(self) -> dict[str, dict[str, Any]]:
+        """The size beyond the last-level cache of each selected streaming kernel
+        (empty where the profile adds none)."""
+        if not self.profile.beyond_cache:
+            return {}
+        out = {}
+        for kernel in self.selection.selected_kernels():
+            spec = kernels.spec(kernel)
+            if spec.ceiling in BANDWIDTH_CEILINGS:
+                out[kernel] = grid.machine_beyond_cache(spec).record()
+        return out

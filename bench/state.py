@@ -135,6 +135,19 @@ def cpu_pressure() -> int | None:
     return None
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new process without swapping (``MemAvailable`` of
+    /proc/meminfo), or None where it cannot be read."""
+    for line in (_read(PROC / "meminfo") or "").splitlines():
+        name, _, value = line.partition(":")
+        if name == "MemAvailable":
+            fields = value.split()
+            if fields and fields[0].isdigit():
+                scale = 1024 if fields[1:] == ["kB"] else 1
+                return int(fields[0]) * scale
+    return None
+
+
 def snapshot(with_mhz: bool = True) -> Snapshot:
     """Read the machine's state now.
 

@@ -53,11 +53,12 @@ def _costed(clock: FakeClock, cost: Callable[[int, int], float], variant: str,
     return impl, calls
 
 
-def _run_ladder(impl: Implementation, profile: grid.Profile = QUICK
-                ) -> dict[int, tuple[str, str] | None]:
-    """What the suite does for each size of the profile: size -> (reason, detail) or None."""
+def _run_ladder(impl: Implementation, profile: grid.Profile = QUICK,
+                sizes: tuple[int, ...] | None = None) -> dict[int, tuple[str, str] | None]:
+    """What the suite does for each size of the profile (or ``sizes``): size ->
+    (reason, detail) or None."""
     out: dict[int, tuple[str, str] | None] = {}
-    for n in profile.sizes(impl.kernel):
+    for n in sizes if sizes is not None else profile.sizes(impl.kernel):
         case = grid.Case(impl, n, "C")
         try:
             harness.skip_over_budget(case, profile)
@@ -89,9 +90,10 @@ def _cheap(n: int) -> float:
 def test_a_cheap_case_is_never_skipped_for_one_descheduled_call(monkeypatch, clock,
                                                                 fresh_budget):
     # the quick profile up to 10^4 elements: small inputs, every call tried below
-    profile = dataclasses.replace(QUICK, vector_sizes=QUICK.vector_sizes[:5])
+    sizes = QUICK.sizes("sum_of_squares")[:5]
+    assert sizes[-1] == 10_000
     impl, calls = _costed(clock, lambda n, i: _cheap(n), "clean")
-    assert all(v is None for v in _run_ladder(impl, profile).values())
+    assert all(v is None for v in _run_ladder(impl, sizes=sizes).values())
     total = len(calls)
     assert total > 10
     # the same run with any one of its calls descheduled for 30 s (120 budgets)
@@ -99,7 +101,7 @@ def test_a_cheap_case_is_never_skipped_for_one_descheduled_call(monkeypatch, clo
         monkeypatch.setattr(harness, "_measured", {})
         impl, _ = _costed(clock, lambda n, i, late=late: _cheap(n) + (30.0 if i == late else 0),
                           f"late{late}")
-        skipped = {n: v for n, v in _run_ladder(impl, profile).items() if v is not None}
+        skipped = {n: v for n, v in _run_ladder(impl, sizes=sizes).items() if v is not None}
         assert not skipped, f"call {late} descheduled: {skipped}"
 
 
@@ -147,6 +149,85 @@ def test_fixed_cost_is_not_scaled_by_the_work(clock, fresh_budget):
     impl, _ = _costed(clock, lambda n, i: 0.05, "fixed")  # 50 ms whatever the size
     assert harness.estimate_seconds(grid.Case(impl, 1_000_000, "C"), 0.25) == \
         pytest.approx(0.05)
+
+
+def test_lists_far_over_budget_are_skipped_before_they_are_built(monkeypatch, clock,
+                                                                fresh_budget):
+    # Python's lists at a size beyond the cache (10^8 floats: gigabytes, and
+    # seconds to build): the estimate skips the case, and nothing of that size
+    # is ever built, as arrays or as lists.
+    spec = kernels.spec("sum_of_squares")
+    built: list[int] = []
+
+    def make_inputs(n, rng, layout):
+        built.append(n)
+        return spec.make_inputs(n, rng, layout)
+
+    monkeypatch.setitem(kernels.SPECS, "sum_of_squares",
+                        dataclasses.replace(spec, make_inputs=make_inputs))
+    harness.spec_inputs.cache_clear()
+    harness.reference.cache_clear()
+    harness._as_lists.cache_clear()
+    monkeypatch.setattr(harness, "_available", lambda: 64 * 2**30)
+    calls: list[int] = []
+
+    def core(x):
+        clock.now += 100e-9 * len(x)  # 0.1 s at 10^6 elements: 13 s at 2^27
+        calls.append(len(x))
+        # checked at the case's sizes only; the probes' results are not
+        return float(np.dot(x, x)) if len(x) <= 10**6 else 0.0
+
+    check = spec.checker(lists=True)
+    impl = Implementation(kernel="sum_of_squares", backend="python", variant="lists_probe",
+                          func=lambda *a: core(*check(a)), core=core, inputs="lists",
+                          default=False)
+    beyond = 2**27
+    outcome = _run_ladder(impl, sizes=(1000, 10**6, beyond))
+    assert outcome[1000] is None and outcome[10**6] is None
+    reason, detail = outcome[beyond]
+    assert reason == "over_budget" and "one call estimated at 13.4 s" in detail
+    assert beyond not in built and beyond not in calls
+    assert max(built) * 100e-9 <= 2 * QUICK.call_budget  # probes stop within two budgets
+    harness.spec_inputs.cache_clear()
+    harness.reference.cache_clear()
+    harness._as_lists.cache_clear()
+
+
+def test_a_fast_kernel_is_not_probed_up_to_a_size_it_cannot_be_skipped_at(clock, fresh_budget):
+    impl, calls = _costed(clock, lambda n, i: 5e-6 + 1e-10 * n, "fast")  # 0.1 ms at 10^6
+    assert all(v is None for v in _run_ladder(impl, sizes=(1000, 10**6)).values())
+    before = list(calls)
+    beyond = grid.Case(impl, 2**27, "C")  # at most 13 ms: within a quarter budget
+    assert harness.estimate_seconds(beyond, QUICK.call_budget) == \
+        pytest.approx(1e-10 * 2**27, rel=0.05)
+    assert calls == before  # no probe between 10^6 and 2^27
+    # a slower one still is (a strided loop may be many times slower beyond the
+    # cache), and one far over budget is then skipped
+    for variant, per_element, over in (("medium_probe", 1e-9, False),
+                                       ("slow_probe", 1e-7, True)):
+        other, other_calls = _costed(clock, lambda n, i, c=per_element: 5e-6 + c * n, variant)
+        assert all(v is None for v in _run_ladder(other, sizes=(1000, 10**6)).values())
+        estimate = harness.estimate_seconds(grid.Case(other, 2**27, "C"), QUICK.call_budget)
+        assert (estimate > harness.SKIP_FACTOR * QUICK.call_budget) == over
+        assert max(other_calls) > 10**6
+
+
+def test_inputs_that_would_not_fit_in_memory_are_skipped_before_anything(monkeypatch,
+                                                                         fresh_budget):
+    monkeypatch.setattr(harness, "_available", lambda: 8 * 2**30)  # 8 GiB available
+    lists = grid.Case(kernels.implementation("row_sums", "python"), 16384, "C")
+    arrays = grid.Case(kernels.implementation("row_sums", "numpy"), 16384, "C")
+    assert harness.memory_over(arrays) is None  # 2 GiB: within half of it
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        harness.skip_over_budget(lists, QUICK)  # 8 GiB as lists: over a quarter
+    reason, detail = harness.absent_reason(skipped.value)
+    assert reason == "over_budget"
+    assert detail == ("its inputs as Python lists would take 8 GiB, over 25% of the 8 GiB of "
+                      "memory available")
+    huge = grid.Case(kernels.implementation("row_sums", "numpy"), 40000, "C")  # 12 GiB
+    assert "its inputs would take 11.9 GiB, over 50%" in harness.memory_over(huge)
+    monkeypatch.setattr(harness, "_available", lambda: None)  # unknown: no guard
+    assert harness.memory_over(huge) is None
 
 
 def test_the_harness_names_its_reasons():
@@ -263,3 +344,59 @@ def test_a_saved_run_lists_what_it_did_not_measure_and_the_machine_state(tmp_pat
     assert phases.count("before") == phases.count("after") == 1
     ats = [s["at"] for s in machine["samples"]]
     assert ats == sorted(ats) and ats[0] == 0.0
+
+
+def test_a_slice_records_its_selection_and_kernels_and_nothing_outside_it():
+    first = grid.PROFILES["first"]
+    chosen = grid.make_selection(kernel="sum_of_squares", backend="numba,numpy",
+                                 sizes="1e3..1e6")
+    session = record.SessionRecord(first, chosen)
+    session.measures = {"steady", "compile"}
+    output: dict = {}
+    session.pytest_benchmark_update_json(config=None, benchmarks=[], output_json=output)
+    saved = output["vecbench"]
+    assert saved["profile"] == "first"
+    assert saved["selection"] == {"kernels": ["sum_of_squares"], "backends": ["numba", "numpy"],
+                                  "variants": None, "sizes": "1e3..1e6", "sources": [],
+                                  "slice": True}
+    assert saved["kernels"] == {"sum_of_squares": kernels.spec("sum_of_squares").facts()}
+    assert set(saved["beyond_cache"]) == {"sum_of_squares"}
+    assert set(saved["beyond_cache"]["sum_of_squares"]) == {
+        "size", "working_set_bytes", "input_bytes", "llc_bytes", "capped"}
+    absent = saved["absent"]
+    assert absent and {(e["kernel"], e["reason"]) for e in absent} == \
+        {("sum_of_squares", "not_in_profile")}
+    # what the profile leaves out of the slice: the compile cost of the
+    # non-default Numba variants, and fresh pages; never python or cython
+    assert {e["backend"] for e in absent} == {"numba", "numpy"}
+    compile_ = {e["variant"] for e in absent if e["measure"] == "compile"}
+    numba = {i.variant for i in kernels.implementations()
+             if i.backend == "numba" and i.kernel == "sum_of_squares"}
+    assert compile_ == numba - {"loop"}
+    fresh = [e for e in absent if e["measure"] == "steady"]
+    assert fresh and all(e["allocator"] == "fresh" and e["size"] == 10**6
+                         and "does not time fresh pages" in e["detail"] for e in fresh)
+    # the whole grid: every kernel's facts, not a slice
+    whole = record.SessionRecord(QUICK)
+    output = {}
+    whole.pytest_benchmark_update_json(config=None, benchmarks=[], output_json=output)
+    assert set(output["vecbench"]["kernels"]) == set(kernels.SPECS)
+    assert output["vecbench"]["selection"]["slice"] is False
+    assert output["vecbench"]["beyond_cache"] == {}  # the quick profile adds no size
+
+
+def test_lists_left_out_beyond_the_cache_are_recorded(monkeypatch):
+    monkeypatch.setattr(grid, "last_level_cache", lambda: 32 * 2**20)
+    monkeypatch.setattr(grid, "_BEYOND", {})
+    first = grid.PROFILES["first"]
+    spec = kernels.spec("sum_of_squares")
+    beyond = grid.machine_beyond_cache(spec).size
+    session = record.SessionRecord(first, grid.make_selection(kernel="sum_of_squares",
+                                                              backend="python"))
+    session.measures = {"steady"}
+    left = [e for e in session.not_in_profile() if e["size"] == beyond]
+    assert [(e["backend"], e["variant"], e["layout"], e["reason"]) for e in left] == \
+        [("python", "loop", "C", "not_in_profile")]
+    assert "beyond the last-level cache" in left[0]["detail"]
+    assert left[0]["benchmark"] == f"sum_of_squares-python-loop-n{beyond}-C"
+    grid._BEYOND.clear()

@@ -21,11 +21,13 @@ def test_every_implementation_in_every_profile(name):
     assert len(ids) == len(set(ids))
     covered = {(c.impl.kernel, c.impl.backend, c.impl.variant) for c in cases}
     assert covered == {(i.kernel, i.backend, i.variant) for i in kernels.implementations()}
-    # the seed's experiments are in every profile
-    assert grid.SEED_VECTOR in profile.sizes("magnitude")
-    assert grid.SEED_VECTOR in profile.sizes("sum_of_squares")
-    for kernel, n in grid.MEMORY_SIZES.items():
-        assert n in profile.sizes(kernel), (name, kernel, n)
+    # the seed's experiments at n = 10^6 are in every profile, and every
+    # kernel's memory size (its spec's)
+    for kernel in ("magnitude", "sum_of_squares", "sum_sq_sin"):
+        assert kernels.spec(kernel).quoted_size == 10**6
+        assert 10**6 in profile.sizes(kernel)
+    for kernel, spec in kernels.SPECS.items():
+        assert spec.measured_size in profile.sizes(kernel), (name, kernel)
 
 
 def test_full_profile_ladders():
@@ -34,7 +36,7 @@ def test_full_profile_ladders():
     assert vectors[0] == 1 and vectors[-1] >= 2**24
     assert all(b / a <= 2.01 for a, b in itertools.pairwise(vectors))
     matmul = full.sizes("matmul")
-    assert matmul[0] == 4 and matmul[-1] >= 2048 and grid.SEED_MATMUL in matmul
+    assert matmul[0] == 4 and matmul[-1] >= 2048 and kernels.spec("matmul").quoted_size in matmul
     # The largest matrix of the 2-D sums is far beyond the last-level cache
     # (32 MiB here), or its bandwidth would be the cache's.
     largest = full.sizes("row_sums")[-1]
