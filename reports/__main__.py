@@ -1,15 +1,20 @@
-"""``python -m reports [RUN.json ...] [--out DIR]``: render saved runs into a report.
+"""``python -m reports [RUN.json ...] [--out DIR] [--baseline BACKEND/VARIANT ...]``:
+render saved runs into a report.
 
 Without a run, renders the newest one under ``.benchmarks/``; the report goes
 to ``reports/out/``.  Both are relative to the current folder, never to where
-the package is installed.
+the package is installed.  ``--baseline`` (repeatable) chooses what the
+speedups are measured against, in place of python and numpy: an
+implementation (``numba/loop``) or a backend (its default variant of each
+kernel); the figures use the first.
 
 Exit status, each failure one line on stderr and never a traceback:
 
 - 0: the report was written;
-- 2: a run cannot be used, or ``--out`` cannot be (below a regular file, in a
-  folder that cannot be written, an existing folder that is not an earlier
-  report); nothing is written;
+- 2: a run cannot be used, a ``--baseline`` is malformed or not in a run (the
+  line lists the implementations the run has), or ``--out`` cannot be (below
+  a regular file, in a folder that cannot be written, an existing folder that
+  is not an earlier report); nothing is written;
 - 130 on Ctrl-C (SIGINT), 143 on SIGTERM: the render stops, its temporary
   folder is removed and an earlier report in ``--out`` is left as it was;
 - 3: a bug in the report stage (the one line names the exception; set
@@ -29,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from reports import baselines as base
 from reports.load import ReportError, newest_run
 from reports.pipeline import DEFAULT_OUT, DEFAULT_RUNS, render
 
@@ -68,17 +74,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m reports",
         description="Turn saved pytest-benchmark runs into figures, index.html and summary.md. "
-                    "Several runs are compared side by side.")
+                    "Several runs are compared side by side.",
+        epilog="examples: python -m reports; python -m reports .benchmarks/*/0003_*.json "
+               "--out /tmp/report; python -m reports --baseline numba/loop; "
+               "python -m reports --baseline numpy --baseline cython")
     parser.add_argument("runs", nargs="*", type=Path, metavar="RUN.json",
                         help=f"saved runs (default: the newest under ./{DEFAULT_RUNS})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"report folder, replaced as a whole (default: ./{DEFAULT_OUT})")
+    parser.add_argument("--baseline", action="append", default=[],
+                        metavar="BACKEND/VARIANT",
+                        help="what the speedups are measured against, in place of the "
+                             "defaults python and numpy: an implementation (numba/loop) or a "
+                             "backend (its default variant of each kernel); repeatable, the "
+                             "figures use the first")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         with _sigterm_raises():
+            baselines = base.parse(args.baseline)
             runs = args.runs or [newest_run(DEFAULT_RUNS)]
-            page = render(runs, args.out)
+            page = render(runs, args.out, baselines)
     except ReportError as exc:
         print(f"reports: error: {_line(exc)}", file=sys.stderr)
         return BAD_INPUT

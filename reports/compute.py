@@ -2,7 +2,11 @@
 crossover sizes, throughput and percent of the machine's ceiling.
 
 Every function takes a :class:`~reports.load.Run` (or plain arrays) and
-returns plain values; nothing here draws or writes.
+returns plain values; nothing here draws or writes.  What a kernel is held
+against and the size it is quoted at are the kernel's own facts
+(``Run.kernels``), never a list kept here; the speedups are measured
+against the report's baselines (:mod:`reports.baselines`: python and numpy
+unless the user chose others).
 
 The point estimate of a time is the median over rounds.  Its uncertainty
 comes from the saved rounds by bootstrap: each resample's median is drawn
@@ -16,13 +20,14 @@ independent resampled medians.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bench.grid import MEMORY_SIZES, SEED_MATMUL, SEED_VECTOR, VECTOR_KERNELS
 from reports import conditions
+from reports.baselines import DEFAULT, Baseline
+from reports.ceilings import ROOFS, Roof
 from reports.load import Absent, Ceiling, Run, Timing
 
 #: Resamples per bootstrap interval.
@@ -110,11 +115,21 @@ def sizes(run: Run, kernel: str, layout: str | None = "C") -> list[int]:
 
 
 def seed_size(run: Run, kernel: str) -> int:
-    """The headline size: the seed's (vectors 10^6, matmul 1000, sums 1024) or the largest run."""
-    wanted = (SEED_VECTOR if kernel in VECTOR_KERNELS else
-              SEED_MATMUL if kernel == "matmul" else MEMORY_SIZES.get(kernel))
+    """The headline size: the one the kernel's facts quote (the seed's: vectors 10^6,
+    matmul 1000, sums 1024) when it ran, else the largest size run."""
+    facts = run.kernels.get(kernel)
+    wanted = facts.seed_size if facts is not None else None
     have = sizes(run, kernel) or sizes(run, kernel, None)  # a kernel run in F order only
     return wanted if wanted in have else max(have)
+
+
+def reference(run: Run, kernel: str, baseline: Baseline) -> str | None:
+    """The variant of ``baseline`` the kernel is compared with (None: not in the run)."""
+    if baseline.variant is None:
+        return default_variant(run, kernel, baseline.backend)
+    ran = any(b == baseline.backend and v == baseline.variant
+              for b, v, _ in implementations(run, kernel, None))
+    return baseline.variant if ran else None
 
 
 # --------------------------------------------------------------------------
@@ -195,17 +210,29 @@ def ratio(slow: Timing, fast: Timing, seed: int = 0) -> Estimate:
 # Headline speedups
 # --------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Versus:
+    """An implementation against one baseline."""
+
+    baseline: str  # the baseline's label: "python", "numba/loop"
+    estimate: Estimate | None  # None: the baseline did not run, or is the implementation
+    size: int | None = None  # the size compared at (below the row's when the baseline
+    #                          did not run at the headline size)
+
+
+@dataclass(frozen=True)
 class Speedup:
-    """One implementation against pure Python and against NumPy."""
+    """One implementation against each of the report's baselines."""
 
     kernel: str
     backend: str
     variant: str
     default: bool
     size: int
-    vs_python: Estimate | None
-    python_size: int | None  # the size of the python comparison (may be below ``size``)
-    vs_numpy: Estimate | None
+    against: tuple[Versus, ...]  # one per baseline, in the baselines' order
+
+    def versus(self, baseline: str) -> Versus | None:
+        """The comparison with the baseline labelled ``baseline``."""
+        return next((v for v in self.against if v.baseline == baseline), None)
 
 
 def _largest_common(idx: dict[Key, Timing], kernel: str, a: tuple[str, str],
@@ -216,33 +243,36 @@ def _largest_common(idx: dict[Key, Timing], kernel: str, a: tuple[str, str],
     return max(common, default=None)
 
 
-def speedups(run: Run) -> list[Speedup]:
-    """Every non-python implementation at each kernel's headline size (C order).
+def speedups(run: Run, baselines: Sequence[Baseline] = DEFAULT) -> list[Speedup]:
+    """Every implementation but the first baseline at each kernel's headline size
+    (C order), against each baseline.
 
-    Against python when python ran at that size; otherwise at the largest
-    size python ran at (matmul: the python loops are skipped past a few
-    hundred), recorded in ``python_size``.
+    Against a baseline at that size when it ran there; otherwise at the
+    largest size both ran at (matmul: the python loops are skipped past a
+    few hundred), recorded in :attr:`Versus.size`.  A baseline given as a
+    backend is not compared with its own backend's implementations.
     """
     idx = index(run)
     out = []
     for kernel in run.kernels:
         n = seed_size(run, kernel)
-        py = default_variant(run, kernel, "python")
-        npy = default_variant(run, kernel, "numpy")
+        refs = [(b, reference(run, kernel, b)) for b in baselines]
         for backend, variant, default in implementations(run, kernel):
             me = idx.get((kernel, backend, variant, "C", n))
-            if backend == "python" or me is None:
+            if me is None or (baselines and baselines[0].covers(backend, variant)):
                 continue
-            vs_py = py_n = None
-            if py is not None:
-                py_n = _largest_common(idx, kernel, (backend, variant), ("python", py), n)
-                if py_n is not None:
-                    vs_py = ratio(idx[(kernel, "python", py, "C", py_n)],
-                                  idx[(kernel, backend, variant, "C", py_n)])
-            vs_np = None
-            if npy is not None and backend != "numpy" and (kernel, "numpy", npy, "C", n) in idx:
-                vs_np = ratio(idx[(kernel, "numpy", npy, "C", n)], me)
-            out.append(Speedup(kernel, backend, variant, default, n, vs_py, py_n, vs_np))
+            against = []
+            for b, rv in refs:
+                m = None
+                if rv is not None and not b.covers(backend, variant):
+                    m = _largest_common(idx, kernel, (backend, variant), (b.backend, rv), n)
+                if m is None:
+                    against.append(Versus(b.label, None))
+                    continue
+                against.append(Versus(b.label, ratio(idx[(kernel, b.backend, rv, "C", m)],
+                                                     idx[(kernel, backend, variant, "C", m)]),
+                                      m))
+            out.append(Speedup(kernel, backend, variant, default, n, tuple(against)))
     return out
 
 
@@ -310,6 +340,7 @@ class Crossover:
     reference: tuple[str, str]
     crossings: list[Crossing]
     verdict: str  # what happens, in words
+    against: str = ""  # the baseline's label ("python", "numba/loop")
 
 
 def _verdict(ns: list[int], r: np.ndarray, found: list[Crossing], who: str, ref: str) -> str:
@@ -329,30 +360,33 @@ def _verdict(ns: list[int], r: np.ndarray, found: list[Crossing], who: str, ref:
     return f"{who} level with {ref} ({span})"
 
 
-def crossovers(run: Run) -> list[Crossover]:
-    """NumPy, Numba, Cython (and any other backend) against Python; the compiled loops
-    against NumPy.  Default variants, C order, at the sizes both ran at."""
+def crossovers(run: Run, baselines: Sequence[Baseline] = DEFAULT) -> list[Crossover]:
+    """Each backend's default variant against each baseline (by default: NumPy, Numba,
+    Cython and any other backend against Python; the compiled loops against NumPy),
+    C order, at the sizes both ran at.  A pair already shown the other way round
+    (a challenger that is an earlier baseline) is not repeated."""
     idx = index(run)
     out = []
     for kernel in run.kernels:
         backends = sorted({b for b, _, _ in implementations(run, kernel)}, key=backend_rank)
-        refs = [b for b in ("python", "numpy") if b in backends]
-        for ref in refs:
-            rv = default_variant(run, kernel, ref)
+        for i, base in enumerate(baselines):
+            rv = reference(run, kernel, base)
+            if rv is None:
+                continue
             for ch in backends:
-                if ch == ref or ch == "python" or (ref == "numpy" and ch == "numpy"):
-                    continue
                 cv = default_variant(run, kernel, ch)
-                ns = [n for n in sizes(run, kernel) if (kernel, ref, rv, "C", n) in idx
+                if cv is None or any(b.covers(ch, cv) for b in baselines[:i + 1]):
+                    continue
+                ns = [n for n in sizes(run, kernel) if (kernel, base.backend, rv, "C", n) in idx
                       and (kernel, ch, cv, "C", n) in idx]
                 if len(ns) < 2:
                     continue
-                t_ref = [idx[(kernel, ref, rv, "C", n)].median for n in ns]
+                t_ref = [idx[(kernel, base.backend, rv, "C", n)].median for n in ns]
                 t_new = [idx[(kernel, ch, cv, "C", n)].median for n in ns]
                 found = crossings(ns, t_ref, t_new)
                 r = np.log(np.array(t_ref) / np.array(t_new))
-                out.append(Crossover(kernel, (ch, cv), (ref, rv), found,
-                                     _verdict(ns, r, found, ch, ref)))
+                out.append(Crossover(kernel, (ch, cv), (base.backend, rv), found,
+                                     _verdict(ns, r, found, ch, base.label), base.label))
     return out
 
 
@@ -361,7 +395,8 @@ def crossovers(run: Run) -> list[Crossover]:
 # --------------------------------------------------------------------------
 def compute_bound(run: Run, kernel: str) -> bool:
     """Whether the kernel's work model does more than COMPUTE_BOUND flops per byte
-    at its largest size (matmul), so GFLOP/s rather than GB/s measures it."""
+    at its largest size (matmul), so GFLOP/s rather than GB/s measures it (the unit
+    of a kernel that declares no ceiling)."""
     ts = [t for t in run.steady if t.kernel == kernel and t.bytes > 0]
     if not ts:
         return False
@@ -374,47 +409,21 @@ def throughput(t: Timing, compute: bool) -> float:
     return (t.flops if compute else t.bytes) / t.median / 1e9
 
 
-@dataclass(frozen=True)
-class Roof:
-    """What a kernel is held against: a measured ceiling, and how to count its speed."""
-
-    ceiling: str  # the ceiling's name in the run
-    unit: str
-    what: str  # for labels: "read", "BLAS dgemm", ...
-    #: The same traffic into a result allocated at each call, for kernels that
-    #: return a new array: the page faults of that result are part of the work.
-    fresh: str | None = None
-
-    def speed(self, t: Timing) -> float:
-        if self.unit == "GFLOP/s":
-            return t.flops / t.median / 1e9
-        if self.unit == "Gelem/s":
-            return t.size / t.median / 1e9
-        return t.bytes / t.median / 1e9
-
-
-#: Per kernel, the ceiling that bounds it (others: memory read bandwidth).
-#: magnitude reads two streams and writes one, so it is held against the same
-#: traffic (x + y into a third array); sum_sq_sin is bound by sin, so against a
-#: loop summing sin alone with the fastest sin the machine has.
-ROOFS = {
-    "matmul": Roof("matmul_gflops", "GFLOP/s", "BLAS dgemm"),
-    "magnitude": Roof("stream_add_bandwidth", "GB/s", "x + y stream",
-                      fresh="stream_add_new_bandwidth"),
-    "sum_sq_sin": Roof("sin_throughput", "Gelem/s", "sum of sin alone"),
-}
-READ_ROOF = Roof("read_bandwidth", "GB/s", "read")
-
-
 def roof(run: Run, kernel: str) -> Roof:
-    """The kernel's roof: its own, or the memory read bandwidth for a streaming
-    kernel that has none.  A roof whose ceiling the run lacks stays the
-    kernel's roof (no percent is given): a kernel is never held against
-    another roof than its own."""
-    own = ROOFS.get(kernel)
-    if own is None and compute_bound(run, kernel):
-        own = ROOFS["matmul"]
-    return READ_ROOF if own is None else own
+    """The roof of the ceiling the kernel's facts name (:data:`reports.ceilings.ROOFS`).
+
+    A roof whose ceiling the run lacks stays the kernel's roof (no percent is
+    given): a kernel is never held against another roof than its own.  A
+    kernel that declares no ceiling, or of which nothing is known, gets a roof
+    with no ceiling: its speed in GFLOP/s when its work model is compute-bound,
+    else in GB/s, and no percent.
+    """
+    facts = run.kernels.get(kernel)
+    if facts is not None and facts.ceiling is not None:
+        return replace(ROOFS[facts.ceiling], matrix=facts.matrix)
+    unit = "GFLOP/s" if compute_bound(run, kernel) else "GB/s"
+    known = facts is not None and facts.source != "derived"
+    return Roof(None, unit, "no ceiling declared" if known else "no ceiling known")
 
 
 def last_level_cache(run: Run) -> int | None:
@@ -443,7 +452,7 @@ class OfCeiling:
     unit: str
     ceiling: Ceiling | None
     fresh: Ceiling | None = None  # the roof's ``fresh`` ceiling, when measured
-    ceiling_name: str = ""  # the roof's ceiling, measured or not
+    ceiling_name: str = ""  # the roof's ceiling, measured or not ("": none declared)
     #: For a bandwidth roof: whether the working set fit in the last-level
     #: cache, where memory bandwidth is no limit and a percent means nothing.
     in_cache: bool = False
@@ -482,22 +491,35 @@ def of_ceiling(run: Run) -> list[OfCeiling]:
                 continue
             big = ts[-1]
             fresh = None if r.fresh is None else ceiling_for(run, r.fresh, big.threads)
-            in_cache = r.unit == "GB/s" and llc is not None and big.bytes <= llc
+            in_cache = r.bandwidth and llc is not None and big.bytes <= llc
+            own = None if r.ceiling is None else ceiling_for(run, r.ceiling, big.threads)
             out.append(OfCeiling(kernel, backend, variant, big.size, r.speed(big), r.unit,
-                                 ceiling_for(run, r.ceiling, big.threads), fresh,
-                                 r.ceiling, in_cache, big.bytes, llc))
+                                 own, fresh, r.ceiling or "", in_cache, big.bytes, llc))
     return out
 
 
 # --------------------------------------------------------------------------
 # What is missing
 # --------------------------------------------------------------------------
-def _known_backends() -> list[str]:
+def _known_backends(run: Run) -> list[str]:
+    """The backends the run was to have: those it selected, else every known one."""
+    if run.selection is not None and run.selection.backends is not None:
+        return list(run.selection.backends)
     try:
         import kernels
     except ImportError:  # pragma: no cover - the kernels package is part of the repo
         return list(_BACKEND_ORDER)
     return list(kernels.BACKENDS)
+
+
+def _selected(run: Run, kernel: str, backend: str, variant: str) -> bool:
+    """Whether the run's selection (if any) holds the implementation."""
+    sel = run.selection
+    if sel is None:
+        return True
+    return ((sel.kernels is None or kernel in sel.kernels)
+            and (sel.backends is None or backend in sel.backends)
+            and (sel.variants is None or variant in sel.variants))
 
 
 #: How each recorded reason for an absent benchmark reads in the report.
@@ -571,15 +593,30 @@ def missing(run: Run) -> list[str]:
     was skipped, failed or could not run, with its reason).  Then anything
     else absent that no record explains: a size counts as missing for an
     implementation when another implementation of the same kernel and layout
-    ran at it.
+    ran at it.  In a run that is a slice of its profile (``Run.selection``),
+    only what it selected can be missing.
     """
     lines = _absent_lines(run)
     recorded = {(a.kernel, a.backend, a.variant, a.size) for a in run.absent or []}
     present = {t.backend for t in run.steady}
-    absent = [b for b in _known_backends() if b not in present]
+    absent = [b for b in _known_backends(run) if b not in present]
     if absent:
         lines.append(f"backends not in this run at all: {', '.join(absent)}")
     unexplained = " (no reason recorded)" if run.absent is not None else ""
+    if run.selection is not None and run.selection.kernels is not None:
+        said = {a.kernel for a in run.absent or []}
+        lines.extend(f"{kernel}: selected, but no benchmark of it is in the run"
+                     f"{unexplained}" for kernel in run.selection.kernels
+                     if kernel not in run.kernels and kernel not in said
+                     and not any(t.kernel == kernel for t in run.other_regimes))
+    lines.extend(f"{kernel}: no size beyond the last-level cache: {note}"
+                 for kernel, note in run.beyond_cache.items() if kernel in run.kernels)
+    for kernel, facts in run.kernels.items():
+        if facts.source == "derived":
+            lines.append(f"{kernel}: nothing is recorded of this kernel (not in the run's "
+                         f"kernel record, not a built-in kernel): quoted at the largest size "
+                         f"it ran at, n={fmt_size(seed_size(run, kernel))}, and held against "
+                         "no ceiling")
     for kernel in run.kernels:
         kb = {t.backend for t in run.steady if t.kernel == kernel}
         lacking = sorted(present - kb, key=backend_rank)
@@ -598,18 +635,19 @@ def missing(run: Run) -> list[str]:
                                  f"n={', '.join(fmt_size(n) for n in gone)}{unexplained}")
     if run.absent is None:
         lines.extend(f"{kernel} {backend}/{variant}: unavailable in this run: {reason}"
-                     for kernel, backend, variant, reason in run.unavailable)
-    if not run.ceilings:
+                     for kernel, backend, variant, reason in run.unavailable
+                     if _selected(run, kernel, backend, variant))
+    roofs = {kernel: roof(run, kernel) for kernel in run.kernels}
+    if not run.ceilings and any(r.ceiling is not None for r in roofs.values()):
         lines.append("machine ceilings: not measured in this run (no bench_ceilings results); "
                      "no ceilings are drawn and no percent of ceiling is given")
-    else:
+    elif run.ceilings:
         names = {c.name for c in run.ceilings}
-        for kernel in run.kernels:
-            r = roof(run, kernel)
-            if r.ceiling not in names:
+        for kernel, r in roofs.items():
+            if r.ceiling is not None and r.ceiling not in names:
                 lines.append(f"{kernel}: its ceiling ({r.ceiling}) was not measured in this "
                              "run; it is shown without a percent of ceiling")
-    if not run.compiles:
+    if not run.compiles and ("numba" in present or run.selection is None):
         lines.append("numba compile times: not in this run")
     if not any(t.bytes_per_element is not None for t in run.steady):
         lines.append("memory measurements: not in this run")
@@ -629,13 +667,17 @@ class Analysis:
     missing: list[str]
     disturbance: conditions.Disturbance
     regimes: list[conditions.RegimePair]
+    #: What the speedups are measured against, in order (the figures use the first).
+    baselines: tuple[Baseline, ...] = DEFAULT
 
 
-def analyse(run: Run) -> Analysis:
-    """Speedups, crossovers, percent of ceiling, what is missing, how disturbed the
-    machine was and the allocator regimes, for one run."""
-    return Analysis(speedups(run), crossovers(run), of_ceiling(run), missing(run),
-                    conditions.disturbance(run), conditions.regime_pairs(run))
+def analyse(run: Run, baselines: Sequence[Baseline] = DEFAULT) -> Analysis:
+    """Speedups against ``baselines``, crossovers, percent of ceiling, what is missing,
+    how disturbed the machine was and the allocator regimes, for one run."""
+    baselines = tuple(baselines)
+    return Analysis(speedups(run, baselines), crossovers(run, baselines), of_ceiling(run),
+                    missing(run), conditions.disturbance(run), conditions.regime_pairs(run),
+                    baselines)
 
 
 # --------------------------------------------------------------------------

@@ -62,8 +62,10 @@ def split_regimes(run: Run) -> Run:
     other = [t for t in run.steady if t.allocator not in (main, "undeclared")]
     if not other:
         return run
-    return replace(run, steady=[t for t in run.steady if t not in other],
-                   other_regimes=run.other_regimes + other)
+    steady = [t for t in run.steady if t not in other]
+    kept = {t.kernel for t in steady}
+    return replace(run, steady=steady, other_regimes=run.other_regimes + other,
+                   kernels={k: f for k, f in run.kernels.items() if k in kept})
 
 
 @dataclass(frozen=True)

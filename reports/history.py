@@ -14,6 +14,10 @@ out with a line saying why; it never stops the report) and grouped:
   ``commit_info.time``), then by when the run started, then by the file's
   time; labelled with the short commit id and date.
 
+Each kernel is followed at the size its facts name (``history_size``, from
+the newest run that records it: ``Run.kernels``) when every run has it, else
+at the largest size every run has.  Only the reported runs' kernels are drawn.
+
 Between consecutive points of a machine, the regression gate's own test
 (:func:`reports.compare.compare`, with the project's
 ``[tool.vecbench.compare]`` settings) is made on the pooled rounds, and the
@@ -25,6 +29,7 @@ no between-run variation: read a circle as "look here"; the interleaved
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,9 +40,6 @@ import numpy as np
 from reports import compare, style
 from reports.load import ReportError, Run, Timing, load_run
 
-#: Sizes in every profile (the seed's experiments and the memory sizes).
-REFERENCE_SIZES = {"magnitude": 1_000_000, "sum_of_squares": 1_000_000,
-                   "sum_sq_sin": 1_000_000, "row_sums": 1024, "col_sums": 1024, "matmul": 256}
 #: Points (commits) drawn per machine, the newest.
 MAX_RUNS = 8
 #: Files read at most, the most recently written: a long history is not
@@ -131,7 +133,8 @@ def group(runs: list[Run], max_points: int = MAX_RUNS) -> list[Machine]:
     return machines
 
 
-def collect(storage: Path, loaded: list[Run] = (), max_runs: int = MAX_RUNS) -> History:
+def collect(storage: Path, loaded: list[Run] = (), max_runs: int = MAX_RUNS,
+            kernels: Collection[str] | None = None) -> History:
     """The saved runs in ``storage``, grouped, and the steps the gate would flag.
 
     Runs already ``loaded`` are not read again; they must be as :func:`load_run`
@@ -139,6 +142,7 @@ def collect(storage: Path, loaded: list[Run] = (), max_runs: int = MAX_RUNS) -> 
     count as saved), so the report's split runs are not passed here.
     Unreadable files are listed in ``skipped`` (one line each, naming the
     file and why), never fatal: history is a view over whatever was saved.
+    ``kernels``: the kernels to draw (None: every kernel of the runs).
     """
     try:
         found = sorted(storage.glob("*.json"), key=lambda p: (_mtime(p), p.name))
@@ -156,21 +160,37 @@ def collect(storage: Path, loaded: list[Run] = (), max_runs: int = MAX_RUNS) -> 
             skipped.append(str(exc))
         except OSError as exc:  # vanished or unreadable between listing and reading
             skipped.append(f"{path}: cannot be read: {exc.strerror or exc}")
-    return compare_neighbours(runs, skipped, max_runs)
+    return compare_neighbours(runs, skipped, max_runs, kernels)
 
 
-def reference_sizes(runs: list[Run]) -> dict[str, int]:
-    """Per kernel, the size to follow: the seed's size when every run has it, else the
-    largest size every run has (else the largest any run has)."""
+def followed_size(runs: list[Run], kernel: str) -> int | None:
+    """The size the kernel's facts say to follow, from the newest run that knows one."""
+    for run in reversed(runs):
+        facts = run.kernels.get(kernel)
+        if facts is not None and facts.history_size is not None:
+            return facts.history_size
+    return None
+
+
+def reference_sizes(runs: list[Run], kernels: Collection[str] | None = None
+                    ) -> dict[str, int]:
+    """Per kernel, the size to follow: the one its facts name when every run has it,
+    else the largest size every run has (else the largest any run has).
+
+    ``runs`` oldest first; ``kernels``: the kernels to follow (None: all of the runs').
+    """
     out = {}
-    kernels = dict.fromkeys(t.kernel for run in runs for t in run.steady)
-    for kernel in kernels:
+    found = dict.fromkeys(t.kernel for run in runs for t in run.steady)
+    for kernel in found:
+        if kernels is not None and kernel not in kernels:
+            continue
         per_run = [{t.size for t in run.steady if t.kernel == kernel and t.layout == "C"}
                    for run in runs]
         per_run = [s for s in per_run if s]
         common = set.intersection(*per_run) if per_run else set()
-        if REFERENCE_SIZES.get(kernel) in common:
-            out[kernel] = REFERENCE_SIZES[kernel]
+        wanted = followed_size(runs, kernel)
+        if wanted is not None and wanted in common:
+            out[kernel] = wanted
         elif common or per_run:
             out[kernel] = max(common or set.union(*per_run))
     return out
@@ -212,12 +232,14 @@ def settings() -> tuple[compare.Settings, str | None]:
 
 
 def compare_neighbours(runs: list[Run], skipped: list[str] | None = None,
-                       max_runs: int = MAX_RUNS) -> History:
-    """Group ``runs`` and make the gate's test between consecutive points of each machine."""
+                       max_runs: int = MAX_RUNS, kernels: Collection[str] | None = None
+                       ) -> History:
+    """Group ``runs`` and make the gate's test between consecutive points of each machine
+    (``kernels``: the kernels drawn, None: all)."""
     machines = group(runs, max_runs)
     drawn = [run for m in machines for p in m.points for run in p.runs]
     drawn.sort(key=_order)
-    sizes = reference_sizes(drawn)
+    sizes = reference_sizes(drawn, kernels)
     gate, note = settings()
     notes = [note] if note else []
     flagged: set[tuple[str, int, int]] = set()

@@ -32,9 +32,18 @@ expected a positive integer``):
 JSON nested too deeply to parse, or with an integer of more digits than
 Python converts, is refused the same way.  Fields the report does not read
 are not checked.  The run's own record (top-level ``vecbench``: profile,
-allocator regimes, machine state, absent benchmarks) is optional: a run saved
-before it existed loads with no state, ``absent`` None, no allocator, and
-every timing's regime ``"undeclared"``.
+selection, kernels, sizes beyond the cache, allocator regimes, machine state,
+absent benchmarks) is optional: a run saved before it existed loads with no state, ``absent``
+None, no allocator, and every timing's regime ``"undeclared"``.
+
+What the report knows of each kernel (:class:`KernelFacts`: what it
+computes, the size it quotes, where memory is measured, the size the history
+follows, the ceiling it is held against, where it comes from) is read from
+the run's ``vecbench.kernels``; for a run saved before that record existed,
+or a kernel it lacks, from the built-in spec (``kernels.SPECS[name].facts()``);
+for a kernel with neither (someone's own kernel in an old run), derived from
+the timings: quoted at its largest size, held against no ceiling, and the
+report says so.
 """
 
 from __future__ import annotations
@@ -176,6 +185,50 @@ class Allocator:
     why: str | None = None  # why it was not controlled
 
 
+#: Where a kernel's facts come from: the run's own record, the built-in spec
+#: (a run saved before the record existed), or derived from the timings.
+FACT_SOURCES = ("run", "spec", "derived")
+
+
+@dataclass(frozen=True)
+class KernelFacts:
+    """What the report knows of one kernel beyond its timings.
+
+    A run keeps them per kernel in ``vecbench.kernels`` (``KernelSpec.facts()``);
+    sizes and the ceiling are None when not known (facts derived from the
+    timings): the report then quotes the largest size run and gives no
+    percent of a ceiling.
+    """
+
+    name: str
+    summary: str = ""
+    params: tuple[tuple[str, str], ...] = ()  # (argument name, array kind)
+    seed_size: int | None = None  # the size the report quotes
+    memory_size: int | None = None  # where memory and fresh pages are measured
+    history_size: int | None = None  # the size the history follows
+    ceiling: str | None = None  # a name of reports.ceilings.ROOFS, or None: none declared
+    origin: str = "unknown"  # "vecbench" for a built-in kernel, else the module defining it
+    source: str = "derived"  # one of FACT_SOURCES
+
+    @property
+    def matrix(self) -> bool:
+        """Whether the kernel's size is a matrix side (``n * n`` elements)."""
+        return any(kind.startswith("matrix") for _, kind in self.params)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a run selected of its profile (``vecbench.selection``); None fields: all."""
+
+    kernels: tuple[str, ...] | None
+    backends: tuple[str, ...] | None
+    variants: tuple[str, ...] | None
+    sizes: str | None  # the size specification as given, None: the profile's ladders
+    sources: tuple[str, ...] = ()  # modules of external kernels (paths or module names)
+    #: Whether the selection leaves anything of the profile out (None: not recorded).
+    slice: bool | None = None
+
+
 @dataclass(eq=False)
 class Run:
     """One saved run, reduced to what the report draws."""
@@ -223,11 +276,15 @@ class Run:
     dirty: bool = False
     commit_time: datetime | None = None
     started: datetime | None = None
-
-    @property
-    def kernels(self) -> list[str]:
-        """The kernels of the run, in the order they were benchmarked."""
-        return list(dict.fromkeys(t.kernel for t in self.steady))
+    #: The kernels of the run's steady timings, in the order they were
+    #: benchmarked, each with what is known of it (see :class:`KernelFacts`).
+    kernels: dict[str, KernelFacts] = field(default_factory=dict)
+    #: What the run selected of its profile (None: not recorded, a run saved
+    #: before selections were, or made with plain pytest ``-k``).
+    selection: Selection | None = None
+    #: Per kernel, why the profile could add no size beyond the last-level cache
+    #: (or only a capped one), as recorded in ``vecbench.beyond_cache``.
+    beyond_cache: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------
@@ -597,14 +654,128 @@ def _commit(doc: _Fields) -> tuple[str, str, bool, datetime | None]:
     return full[:8] + ("+dirty" if dirty else ""), full, dirty, info.when("time")
 
 
+def _names(fields: _Fields, key: str) -> tuple[str, ...] | None:
+    """A list of names at ``key`` (None when missing or null)."""
+    values = fields.items(key, None)
+    if values is None:
+        return None
+    for i, value in enumerate(values):
+        if not (isinstance(value, str) and 0 < len(value) <= MAX_NAME and value.isprintable()
+                and value.strip()):
+            raise fields.fail(f"{key}[{i}]", value, f"a name (1 to {MAX_NAME} printable "
+                                                    "characters)")
+    return tuple(values)
+
+
+def _selection(top: _Fields) -> Selection | None:
+    """What the run selected (``vecbench.selection``), None when not recorded."""
+    sel = top.sub("selection", None)
+    if sel is None:
+        return None
+    sources = sel.items("sources", [])
+    for i, value in enumerate(sources):
+        if not isinstance(value, str) or not value.strip():
+            raise sel.fail(f"sources[{i}]", value, "a module name or path")
+    return Selection(kernels=_names(sel, "kernels"), backends=_names(sel, "backends"),
+                     variants=_names(sel, "variants"), sizes=sel.text("sizes", None),
+                     sources=tuple(_one_line(v) for v in sources),
+                     slice=sel.flag("slice", None))
+
+
+def _facts(entry: _Fields, name: str, source: str) -> KernelFacts:
+    """One kernel's facts (``KernelSpec.facts()``), every field checked."""
+    from reports.ceilings import ROOFS
+
+    params = []
+    for i, pair in enumerate(entry.items("params", [])):
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(v, str) and 0 < len(v) <= MAX_NAME and v.isprintable()
+                        and v.strip() for v in pair)):
+            raise entry.fail(f"params[{i}]", pair, "a [name, kind] pair of names")
+        params.append((pair[0], pair[1]))
+    ceiling = entry.raw("ceiling", None)
+    if ceiling is not None and not (isinstance(ceiling, str) and ceiling in ROOFS):
+        raise entry.fail("ceiling", ceiling, "null (no ceiling) or one of " + ", ".join(ROOFS))
+    return KernelFacts(
+        name=name, summary=entry.text("summary", ""), params=tuple(params),
+        seed_size=entry.integer("seed_size", None, low=1),
+        memory_size=entry.integer("memory_size", None, low=1),
+        history_size=entry.integer("history_size", None, low=1),
+        ceiling=ceiling, origin=entry.text("origin", "unknown") or "unknown", source=source)
+
+
+def _recorded_facts(top: _Fields) -> dict[str, KernelFacts]:
+    """The facts the run recorded per kernel (``vecbench.kernels``)."""
+    record = top.sub("kernels", None)
+    if record is None:
+        return {}
+    out = {}
+    for name in record.obj:
+        if not (0 < len(name) <= MAX_NAME and name.isprintable() and name.strip()):
+            raise ReportError(f"{top.where}: vecbench.kernels has a key {_show(name)}, "
+                              f"expected a kernel name")
+        out[name] = _facts(record.sub(name), name, "run")
+    return out
+
+
+def builtin_facts(name: str) -> KernelFacts | None:
+    """The facts of the built-in kernel ``name`` (``kernels.SPECS``), None when there is none.
+
+    For runs saved before they recorded their kernels' facts.
+    """
+    try:
+        from kernels.specs import SPECS
+    except ImportError:  # pragma: no cover - the kernels package ships with the reports
+        return None
+    spec = SPECS.get(name)
+    if spec is None:
+        return None
+    saved = json.loads(json.dumps(spec.facts()))  # as a run would save them
+    return _facts(_Fields(f"kernels.SPECS[{name!r}]", "", saved), name, "spec")
+
+
+def kernel_facts(steady: list[Timing], recorded: dict[str, KernelFacts]
+                 ) -> dict[str, KernelFacts]:
+    """Per kernel of ``steady``, in order: the run's record, else the built-in spec, else
+    facts derived from the timings (no sizes, no ceiling)."""
+    out = {}
+    for name in dict.fromkeys(t.kernel for t in steady):
+        out[name] = (recorded.get(name) or builtin_facts(name)
+                     or KernelFacts(name=name, source="derived"))
+    return out
+
+
+def _beyond_cache(top: _Fields) -> dict[str, str]:
+    """Per kernel, why no size (or only a capped one) went beyond the last-level cache."""
+    record = top.sub("beyond_cache", None)
+    if record is None:
+        return {}
+    out = {}
+    for name in record.obj:
+        if not (0 < len(name) <= MAX_NAME and name.isprintable() and name.strip()):
+            raise ReportError(f"{top.where}: vecbench.beyond_cache has a key {_show(name)}, "
+                              f"expected a kernel name")
+        entry = record.sub(name)
+        entry.integer("size", None, low=1)
+        note = entry.text("capped", None)
+        if note:
+            out[name] = note
+    return out
+
+
 def _vecbench(doc: _Fields) -> tuple[str, Allocator | None, int | None, list[StateSample],
-                                     list[Absent] | None]:
-    """The run's own record (top-level ``vecbench``): profile, allocator, state, absences."""
+                                     list[Absent] | None, Selection | None,
+                                     dict[str, KernelFacts], dict[str, str]]:
+    """The run's own record (top-level ``vecbench``): profile, allocator, state, absences,
+    selection, kernels' facts, sizes beyond the cache."""
     top = doc.sub("vecbench", None)
     if top is None:
-        return "", None, None, [], None
+        return "", None, None, [], None, None, {}, {}
     top.integer("version", 1, low=1)
     profile = top.name("profile", "")
+    selection = _selection(top)
+    recorded = _recorded_facts(top)
+    beyond = _beyond_cache(top)
     allocator = None
     alloc = top.sub("allocator", None)
     if alloc is not None:
@@ -654,7 +825,7 @@ def _vecbench(doc: _Fields) -> tuple[str, Allocator | None, int | None, list[Sta
                 layout=a.name("layout", None, choices=LAYOUTS),
                 threads=a.integer("threads", None, low=1, high=MAX_THREADS),
                 allocator=a.name("allocator", None)))
-    return profile, allocator, count, samples, absent
+    return profile, allocator, count, samples, absent, selection, recorded, beyond
 
 
 def load_run(path: str | Path) -> Run:
@@ -683,13 +854,19 @@ def load_run(path: str | Path) -> Run:
     if not isinstance(raw, dict):
         raise ReportError(f"{path}: not a pytest-benchmark run (top level is "
                           f"{_show(raw)}, expected an object)")
+    top = raw.get("vecbench")
+    if isinstance(top, dict) and top.get("mode") == "instructions":
+        raise ReportError(f"{path}: an instruction-count run (callgrind counts, not times), "
+                          "which the wall-clock report does not draw: render it with python -m "
+                          "reports.instructions, compare two with python -m reports.compare")
     benches = raw.get("benchmarks")
     if not isinstance(benches, list):
         raise ReportError(f"{path}: not a pytest-benchmark run (no 'benchmarks' list)")
     if not benches:
         raise ReportError(f"{path}: pytest-benchmark run with no benchmarks")
     doc = _Fields(str(path), "", raw)
-    profile, allocator, state_count, state, absent = _vecbench(doc)
+    (profile, allocator, state_count, state, absent, selection, recorded,
+     beyond) = _vecbench(doc)
 
     steady: list[Timing] = []
     compiles: list[Compile] = []
@@ -738,7 +915,9 @@ def load_run(path: str | Path) -> Run:
                overheads=overheads, unavailable=unavailable, simd_path=simd_path,
                profile=profile, state=state, absent=absent, allocator=allocator,
                host=host, cpu=cpu, commit_id=commit_id, dirty=dirty,
-               commit_time=commit_time, started=started)
+               commit_time=commit_time, started=started,
+               kernels=kernel_facts(steady, recorded), selection=selection,
+               beyond_cache=beyond)
 
 
 def best_ceilings(ceilings: list[Ceiling]) -> list[Ceiling]:

@@ -1,4 +1,10 @@
-"""The pipeline: load -> compute -> plot -> write, each stage a plain function."""
+"""The pipeline: load -> compute -> plot -> write, each stage a plain function.
+
+The baselines the speedups are measured against (:mod:`reports.baselines`)
+are a parameter of :func:`render`, checked against the runs once they are
+loaded, passed to :func:`compute` and carried by each
+:class:`~reports.compute.Analysis` to the figures and pages.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from reports import baselines as base
 from reports import export, history, style, tables, write
+from reports.baselines import Baseline
 from reports.compute import Analysis, analyse, split_threads
 from reports.conditions import split_regimes
-from reports.figures import FIGURES, FigureSpec
+from reports.figures import FIGURES, FigureSpec, words
 from reports.load import ReportError, Run, label_runs, load_run
 
 #: Where ``python -m reports`` looks for runs and writes the report by default:
@@ -37,9 +45,16 @@ def load(paths: Sequence[str | Path]) -> list[Run]:
     return label_runs(runs)
 
 
-def compute(runs: list[Run]) -> list[Analysis]:
-    """The numbers of each run."""
-    return [analyse(run) for run in runs]
+def compute(runs: list[Run], baselines: Sequence[Baseline] = base.DEFAULT) -> list[Analysis]:
+    """The numbers of each run, the speedups against ``baselines``.
+
+    Raises
+    ------
+    ReportError
+        A baseline that did not run in one of the runs (one line listing what did).
+    """
+    base.check(runs, baselines)
+    return [analyse(run, baselines) for run in runs]
 
 
 def plot(runs: list[Run], results: list[Analysis], folder: Path
@@ -51,8 +66,9 @@ def plot(runs: list[Run], results: list[Analysis], folder: Path
     """
     style.setup()
     style.assign_variants(t.variant for run in runs for t in run.steady if not t.default)
+    fill = words(runs, results[0].baselines if results else base.DEFAULT)
     saved = []
-    for spec in FIGURES:
+    for spec in (spec.worded(fill) for spec in FIGURES):
         names = []
         for i, (run, res) in enumerate(zip(runs, results, strict=True), 1):
             name = f"{spec.stem}.png" if len(runs) == 1 else f"{spec.stem}-run{i}.png"
@@ -64,7 +80,8 @@ def plot(runs: list[Run], results: list[Analysis], folder: Path
                 plt.close(fig)
             names.append(name)
         saved.append((spec, names))
-    past = history.collect(runs[0].path.parent)
+    past = history.collect(runs[0].path.parent,
+                           kernels={k for run in runs for k in run.kernels})
     runs[0].notes.extend(n for n in history.notes(past) if n not in runs[0].notes)
     fig = history.plot(past)
     if fig is not None:
@@ -102,14 +119,18 @@ def write_pages(runs: list[Run], results: list[Analysis],
     missing = [[*res.missing, *(n for n in run.notes if n not in res.missing)]
                for run, res in zip(runs, results, strict=True)]
     warnings = [res.disturbance.warning for res in results]
+    scopes = [tables.scope(run) for run in runs]
+    first_looks = [tables.first_look(run) for run in runs]
     (folder / "summary.md").write_text(write.summary_markdown(
-        runs, findings, table_list, missing, [spec for spec, _ in figures], warnings),
-        encoding="utf-8")
+        runs, findings, table_list, missing, [spec for spec, _ in figures], warnings,
+        scopes, first_looks), encoding="utf-8")
     (folder / "index.html").write_text(write.index_html(
-        runs, findings, table_list, missing, figures, warnings), encoding="utf-8")
+        runs, findings, table_list, missing, figures, warnings, scopes, first_looks),
+        encoding="utf-8")
 
 
-def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT) -> Path:
+def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT,
+           baselines: Sequence[Baseline] = base.DEFAULT) -> Path:
     """Render the report of ``paths`` into the folder ``out``.
 
     Parameters
@@ -119,6 +140,10 @@ def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT) -> Path:
     out
         The report folder; it is replaced as a whole, and only when the new
         report is complete.  A relative path is taken from the current folder.
+    baselines
+        What the speedups are measured against, in order (the figures use the
+        first): python and numpy by default (:func:`reports.baselines.parse`
+        makes them from ``BACKEND/VARIANT`` texts).
 
     Returns
     -------
@@ -128,12 +153,20 @@ def render(paths: Sequence[str | Path], out: str | Path = DEFAULT_OUT) -> Path:
     Raises
     ------
     ReportError
-        A run cannot be read or is not a vecbench run, or ``out`` is a folder
-        that is not an earlier report.
+        A run cannot be read or is not a vecbench run, a baseline is not in a
+        run, or ``out`` is a folder that is not an earlier report.
     """
+    from reports import instructions  # the other mode: counts under callgrind
+
+    modes = {instructions.is_instruction_run(p) for p in paths}
+    if modes == {True}:
+        return instructions.render(paths, out)
+    if len(modes) > 1:
+        raise ReportError("cannot render instruction-count runs and timed runs together; "
+                          "render each mode on its own")
     out = Path(out).resolve()
     runs = load(paths)
-    results = compute(runs)
+    results = compute(runs, tuple(baselines) or base.DEFAULT)
     with write.atomic_dir(out) as folder:
         figures = plot(runs, results, folder)
         write_pages(runs, results, figures, folder)

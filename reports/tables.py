@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reports import compute, conditions
+from reports.baselines import DEFAULT, Baseline, is_default
+from reports.ceilings import ceiling_name
 from reports.compute import Analysis, fmt_bytes, fmt_seconds, fmt_size
 from reports.load import Run
 
@@ -30,17 +32,59 @@ def _run_cols(runs: list[Run], names: list[str]) -> list[str]:
     return [f"{name} — run {i + 1}" for i in range(len(runs)) for name in names]
 
 
+def selection_text(run: Run) -> str:
+    """What the run selected of its profile, in a few words."""
+    sel = run.selection
+    if sel is None:
+        return "not recorded"
+
+    def names(values: tuple[str, ...] | None) -> str:
+        return "all" if values is None else ", ".join(values) or "none"
+
+    if sel.slice is False and not sel.sources:  # nothing of the profile left out
+        text = "everything in the profile"
+    else:
+        text = (f"kernels: {names(sel.kernels)}; backends: {names(sel.backends)}; "
+                f"variants: {names(sel.variants)}; sizes: {sel.sizes or 'the profile ladders'}")
+    if sel.sources:
+        text += f"; kernels from {', '.join(sel.sources)}"
+    return text
+
+
+def scope(run: Run) -> str | None:
+    """The run's profile and what it selected, on one line (None: neither recorded)."""
+    if run.selection is None:
+        return f"profile {run.profile}" if run.profile else None
+    return f"profile {run.profile or 'not recorded'}; {selection_text(run)}"
+
+
+#: The profile of the first look (``vecbench report`` with no saved run).
+FIRST_PROFILE = "first"
+
+
+def first_look(run: Run) -> str | None:
+    """What the report says of a run of the "first" profile: it is the first look, and
+    how to get the full one (None for any other profile).  Plain text; the commands
+    are in backquotes."""
+    if run.profile != FIRST_PROFILE:
+        return None
+    return ("This is the first look (profile \"first\"): a few sizes per kernel, enough for "
+            "the speedups at the quoted sizes, the tiny-array crossover and the ceilings. "
+            "For the full profile: `vecbench run --profile full`, then `vecbench report`.")
+
+
 def runs_table(runs: list[Run], results: list[Analysis]) -> Table:
     """Which machine and commit each run is, under what conditions, and where it came from."""
     rows = []
     for i, (run, res) in enumerate(zip(runs, results, strict=True), 1):
         caches = ", ".join(f"{k} {fmt_bytes(v)}" for k, v in run.caches.items()) or "unknown"
         rows.append([str(i), run.machine, run.commit, run.date, run.profile or "not recorded",
-                     run.blas, run.simd_path, conditions.allocator_text(run),
-                     conditions.state_text(run, res.disturbance), caches, run.path.name])
-    return Table("Runs", ["run", "machine", "commit", "date (UTC)", "profile", "BLAS",
-                          "SIMD path of sin", "allocator", "machine while it ran", "caches",
-                          "file"],
+                     selection_text(run), run.blas, run.simd_path,
+                     conditions.allocator_text(run), conditions.state_text(run, res.disturbance),
+                     caches, run.path.name])
+    return Table("Runs", ["run", "machine", "commit", "date (UTC)", "profile", "selection",
+                          "BLAS", "SIMD path of sin", "allocator", "machine while it ran",
+                          "caches", "file"],
                  rows, note="The machine's state is sampled before, during (between "
                  "benchmarks, about once a second) and after the run: cores used by other "
                  "processes (from /proc/stat, less this process's own CPU time), the 1-minute "
@@ -56,8 +100,28 @@ def _marked(res: Analysis, kernel: str, backend: str, variant: str, size: int) -
     return MARK if res.disturbance.mark_of(kernel, backend, variant, size) else ""
 
 
+def _baselines(results: list[Analysis]) -> tuple[Baseline, ...]:
+    """The report's baselines (every run is compared against the same)."""
+    return results[0].baselines if results else DEFAULT
+
+
+def _references_text(baselines: tuple[Baseline, ...]) -> str:
+    """The baselines in words, in order, for the notes: "python's or numpy's default
+    variant", "numba/loop or numpy's default variant"."""
+    parts: list[str] = []
+    for i, b in enumerate(baselines):
+        if b.variant is not None:
+            parts.append(b.label)
+            continue
+        more = i + 1 < len(baselines) and baselines[i + 1].variant is None
+        parts.append(f"{b.label}'s" if more else f"{b.label}'s default variant")
+    return " or ".join(parts)
+
+
 def speedup_table(runs: list[Run], results: list[Analysis]) -> Table:
-    """Speedups over python and numpy at the seed's sizes, with 95% intervals."""
+    """Speedups over the baselines (python and numpy unless chosen) at the seed's sizes,
+    with 95% intervals."""
+    baselines = _baselines(results)
     keys: dict[tuple[str, str, str], int] = {}
     for res in results:
         for s in res.speedups:
@@ -69,40 +133,44 @@ def speedup_table(runs: list[Run], results: list[Analysis]) -> Table:
             s = next((s for s in res.speedups if (s.kernel, s.backend, s.variant)
                       == (kernel, backend, variant)), None)
             if s is None:
-                row += ["not run", "not run"]
+                row += ["not run"] * len(baselines)
                 continue
             at = f" at n={fmt_size(s.size)}" if s.size != size else ""
             at += _marked(res, kernel, backend, variant, s.size)
-            if s.vs_python is None:
-                py = "—"
-            elif s.python_size != s.size:
-                py = (f"{s.vs_python.text()} at n={fmt_size(s.python_size)} "
-                      f"(python not run at n={fmt_size(s.size)})")
-            else:
-                py = s.vs_python.text() + at
-            row += [py, "—" if s.vs_numpy is None else s.vs_numpy.text() + at]
+            for v in s.against:
+                if v.estimate is None:
+                    row.append("—")
+                elif v.size != s.size:
+                    row.append(f"{v.estimate.text()} at n={fmt_size(v.size)} "
+                               f"({v.baseline} not run at n={fmt_size(s.size)})")
+                else:
+                    row.append(v.estimate.text() + at)
         rows.append(row)
     return Table(
         "Speedup at the seed's sizes",
-        ["kernel", "n", "implementation", *_run_cols(runs, ["x python [95% CI]",
-                                                            "x numpy [95% CI]"])],
+        ["kernel", "n", "implementation",
+         *_run_cols(runs, [f"x {b.label} [95% CI]" for b in baselines])],
         rows,
-        note="Median time of the reference (python's or numpy's default variant, C order) over "
+        note=f"Median time of the reference ({_references_text(baselines)}, C order) over "
              "the median time of the implementation; 95% interval by bootstrap over the saved "
              f"rounds. Above 1: faster.{MARK}: the implementation was measured while the machine "
-             "was disturbed (see 'Measured on a disturbed machine'): no measure of its method.",
+             "was disturbed (see 'Measured on a disturbed machine'): no measure of its method."
+             + ("" if is_default(baselines) else
+                " —: the reference did not run for this kernel, or is the implementation "
+                "itself (python -m reports --baseline chose the references)."),
         anchor="speedups")
 
 
 def crossover_table(runs: list[Run], results: list[Analysis]) -> Table:
-    """Where each backend overtakes python, and where the compiled loops meet numpy."""
-    keys = list(dict.fromkeys((c.kernel, c.challenger[0], c.reference[0])
+    """Where each backend overtakes each baseline (by default: python, and where the
+    compiled loops meet numpy)."""
+    keys = list(dict.fromkeys((c.kernel, c.challenger[0], c.against)
                               for res in results for c in res.crossovers))
     rows = []
     for kernel, challenger, reference in keys:
         row = [kernel, challenger, reference]
         for res in results:
-            c = next((c for c in res.crossovers if (c.kernel, c.challenger[0], c.reference[0])
+            c = next((c for c in res.crossovers if (c.kernel, c.challenger[0], c.against)
                       == (kernel, challenger, reference)), None)
             if c is None:
                 row.append("not run")
@@ -147,6 +215,9 @@ def ceiling_table(runs: list[Run], results: list[Analysis]) -> Table:
                 if o.fresh_percent is not None:
                     text += (f"; {o.fresh_percent:.0f}% of the same into a new array "
                              f"({o.fresh.value:.3g})")
+            elif not o.ceiling_name:
+                text += (" (no ceiling declared)" if _facts_known(run, o.kernel)
+                         else " (no ceiling known: nothing is recorded of this kernel)")
             elif any(c.name == o.ceiling_name for c in run.ceilings):
                 text += " (no ceiling at this thread count)"
             else:
@@ -154,25 +225,39 @@ def ceiling_table(runs: list[Run], results: list[Analysis]) -> Table:
                          "measured in this run)")
             row.append(text)
         rows.append(row)
+    fresh = list(dict.fromkeys(k for run in runs for k in run.kernels
+                               if compute.roof(run, k).fresh is not None))
+    note = ("Speed from the work model and the median time, against the ceiling the kernel "
+            f"declares, measured in the run ({_roofs_text(runs)}), at the same thread count; a "
+            "kernel whose own ceiling was not measured gets no percent, never another roof's. "
+            "A memory-bandwidth percent is given only where the working set is larger than "
+            "the last-level cache; below it the row says 'in cache'. Above 100%: the "
+            "implementation beats the probe, which is the machine's BLAS or a simple compiled "
+            "loop, not the hardware's peak.")
+    if fresh:
+        note += (f" {', '.join(fresh)} {'returns' if len(fresh) == 1 else 'return'} a new "
+                 "array, whose pages the OS zeroes when they are first written, a pass the "
+                 "loop cannot avoid; the second figure holds it against x + y into a new "
+                 "array, the same work.")
     return Table(
         "Percent of the machine's ceiling at the largest size",
         ["kernel", "implementation", *_run_cols(runs, ["% of ceiling"])],
-        rows,
-        note="Speed from the work model and the median time, against the kernel's own roof "
-             f"measured in the run ({_roofs_text()}; the rest: "
-             f"{ceiling_name(compute.READ_ROOF.ceiling)}), at the same thread count; a "
-             "kernel whose own ceiling was not measured gets no percent, never another roof's. "
-             "A memory-bandwidth percent is given only where the working set is larger than "
-             "the last-level cache; below it the row says 'in cache'. Above 100%: the "
-             "implementation beats the probe, which is the machine's BLAS or a simple compiled "
-             "loop, not the hardware's peak. magnitude returns a new array, whose pages the OS "
-             "zeroes when they are first written, a pass the loop cannot avoid; the second "
-             "figure holds it against x + y into a new array, the same work.",
-        anchor="ceiling")
+        rows, note=note, anchor="ceiling")
 
 
-def _roofs_text() -> str:
-    return ", ".join(f"{kernel}: {ceiling_name(r.ceiling)}" for kernel, r in compute.ROOFS.items())
+def _facts_known(run: Run, kernel: str) -> bool:
+    facts = run.kernels.get(kernel)
+    return facts is not None and facts.source != "derived"
+
+
+def _roofs_text(runs: list[Run]) -> str:
+    """Each kernel and its ceiling, as the runs' kernel facts name them."""
+    out: dict[str, str] = {}
+    for run in runs:
+        for kernel in run.kernels:
+            r = compute.roof(run, kernel)
+            out.setdefault(kernel, ceiling_name(r.ceiling) if r.ceiling else r.what)
+    return ", ".join(f"{kernel}: {name}" for kernel, name in out.items()) or "no kernel"
 
 
 def machine_table(runs: list[Run]) -> Table:
@@ -194,19 +279,44 @@ def machine_table(runs: list[Run]) -> Table:
                  anchor="machine")
 
 
-#: How the ceilings are named in tables and findings.
-CEILING_NAMES = {
-    "read_bandwidth": "memory read bandwidth",
-    "stream_add_bandwidth": "stream add bandwidth (x + y)",
-    "stream_add_new_bandwidth": "stream add into a new array (x + y, page faults included)",
-    "matmul_gflops": "BLAS dgemm (n=2048)",
-    "sin_throughput": "sin throughput (sum of sin alone)",
+#: How each source of a kernel's facts reads in the Kernels table.
+FACT_SOURCES = {
+    "run": "the run's record",
+    "spec": "the built-in spec (the run recorded none)",
+    "derived": "derived from the timings: nothing is recorded of this kernel",
 }
 
 
-def ceiling_name(name: str) -> str:
-    """A ceiling's name for people (its own name, with underscores as spaces, if unknown)."""
-    return CEILING_NAMES.get(name, name.replace("_", " "))
+def kernels_table(runs: list[Run]) -> Table:
+    """What each kernel computes, the size it is quoted at and the ceiling it is held
+    against, and where these facts come from."""
+    keys = list(dict.fromkeys(k for run in runs for k in run.kernels))
+    rows = []
+    for kernel in keys:
+        known = [run.kernels[kernel] for run in runs if kernel in run.kernels]
+        first = next((f for f in known if f.source != "derived"), known[0])
+        row = [kernel, first.summary or "not recorded", first.origin]
+        for run in runs:
+            facts = run.kernels.get(kernel)
+            if facts is None:
+                row += ["not run"] * 3
+                continue
+            r = compute.roof(run, kernel)
+            row += [fmt_size(compute.seed_size(run, kernel)),
+                    ceiling_name(r.ceiling) if r.ceiling else r.what,
+                    FACT_SOURCES.get(facts.source, facts.source)]
+        rows.append(row)
+    return Table(
+        "Kernels", ["kernel", "what it computes", "from",
+                    *_run_cols(runs, ["quoted at", "ceiling", "facts from"])],
+        rows,
+        note="What the report knows of each kernel: its spec's facts as the run recorded "
+             "them (vecbench.kernels), the built-in spec's for a run saved before they were "
+             "recorded, else derived from the timings (quoted at the largest size run, no "
+             "ceiling). 'quoted at': the size of the speedup table and the findings (the "
+             "spec's when it ran, else the largest size run). 'from': vecbench for a built-in "
+             "kernel, else the module that defined it.",
+        anchor="kernels")
 
 
 def _smallest_call(run: Run, backend: str) -> tuple[str, int, float] | None:
@@ -318,13 +428,19 @@ def tables(runs: list[Run], results: list[Analysis]) -> list[Table]:
     return [speedup_table(runs, results), crossover_table(runs, results),
             overhead_table(runs), ceiling_table(runs, results), machine_table(runs),
             regime_table(runs, results), disturbed_table(runs, results),
-            runs_table(runs, results)]
+            kernels_table(runs), runs_table(runs, results)]
+
+
+#: How a backend is written at the start of a finding's clause.
+_PROPER = {"numpy": "NumPy", "numba": "Numba", "cython": "Cython", "python": "Python"}
 
 
 def findings(run: Run, res: Analysis) -> list[str]:
-    """One line per kernel: who wins at the seed's size and by how much, and where
-    NumPy overtakes Python; then the machine's ceilings."""
+    """One line per kernel: who wins at the seed's size and by how much against each
+    baseline, and where the second baseline overtakes the first (by default: NumPy
+    against python); then the machine's ceilings."""
     idx = compute.index(run)
+    first, second = (*res.baselines, None, None)[:2]
     lines = []
     for kernel in run.kernels:
         n = compute.seed_size(run, kernel)
@@ -335,15 +451,17 @@ def findings(run: Run, res: Analysis) -> list[str]:
         text = f"**{kernel}** (n={fmt_size(n)}): {best.backend}/{best.variant} is fastest"
         s = next((s for s in res.speedups if (s.kernel, s.backend, s.variant)
                   == (kernel, best.backend, best.variant)), None)
-        if s is not None and s.vs_python is not None:
-            at = "" if s.python_size == n else f" at n={fmt_size(s.python_size)}"
-            text += f", {s.vs_python.text()} python{at}"
-        if s is not None and s.vs_numpy is not None:
-            text += f", {s.vs_numpy.text()} numpy"
-        cross = next((c for c in res.crossovers if c.kernel == kernel
-                      and c.challenger[0] == "numpy" and c.reference[0] == "python"), None)
+        for v in () if s is None else s.against:
+            if v.estimate is not None:
+                at = "" if v.size == n else f" at n={fmt_size(v.size)}"
+                text += f", {v.estimate.text()} {v.baseline}{at}"
+        cross = None if second is None else next(
+            (c for c in res.crossovers if c.kernel == kernel and c.against == first.label
+             and second.covers(*c.challenger)), None)
         if cross is not None:
-            text += f". NumPy against python: {cross.verdict.removeprefix('numpy ')}"
+            who = cross.challenger[0]
+            text += (f". {_PROPER.get(who, who)} against {first.label}: "
+                     f"{cross.verdict.removeprefix(who + ' ')}")
         lines.append(text + ".")
     if run.ceilings:
         parts = [f"{ceiling_name(c.name)} {c.value:.3g} {c.unit} "

@@ -121,6 +121,19 @@ def _md_cell(text: str) -> str:
     return _md(text)
 
 
+def _md_with_code(text: str) -> str:
+    """``text`` safe in Markdown, its backquoted parts (commands) as code spans."""
+    parts = text.split("`")
+    return "".join(f"`{part}`" if i % 2 else _md_plain(part) for i, part in enumerate(parts))
+
+
+def _html_with_code(text: str) -> str:
+    """``text`` as HTML, its backquoted parts (commands) as ``<code>``."""
+    parts = text.split("`")
+    return "".join(f"<code>{_text(part)}</code>" if i % 2 else _text(part)
+                   for i, part in enumerate(parts))
+
+
 def markdown_table(table: Table) -> str:
     """A GitHub-flavoured Markdown table with its title and note."""
     lines = [f"### {_md(table.title)}", ""]
@@ -136,16 +149,26 @@ def markdown_table(table: Table) -> str:
 
 def summary_markdown(runs: list[Run], findings: list[list[str]], tables: list[Table],
                      missing: list[list[str]], figures: list[FigureSpec],
-                     warnings: Sequence[str | None] = ()) -> str:
+                     warnings: Sequence[str | None] = (), scopes: Sequence[str | None] = (),
+                     first_looks: Sequence[str | None] = ()) -> str:
     """``summary.md``: findings, tables and what is missing, fit for a CI summary or a PR.
 
-    ``warnings``: per run, the warning that it was measured on a disturbed
-    machine (None for a quiet run); shown first.
+    Per run: ``warnings``, the warning that it was measured on a disturbed
+    machine (None for a quiet run), shown first; ``scopes``, its profile and
+    what it selected (one line, under the run's); ``first_looks``, that it is
+    the first look and how to get the full profile (commands in backquotes).
     """
     out = ["# vecbench report", ""]
     for i, run in enumerate(runs, 1):
         prefix = f"Run {i}: " if len(runs) > 1 else "Run: "
         out.append(f"- {prefix}{_md(_run_line(run))} ({_md(run.path.name)})")
+        scope = scopes[i - 1] if i <= len(scopes) else None
+        if scope:
+            out.append(f"  - {_md(scope)}")
+    for i, text in enumerate(first_looks, 1):
+        if text:
+            prefix = f"Run {i}: " if len(runs) > 1 else ""
+            out += ["", f"> **First look.** {_md_plain(prefix)}{_md_with_code(text)}"]
     for i, warning in enumerate(warnings, 1):
         if warning:
             prefix = f"Run {i}: " if len(runs) > 1 else ""
@@ -189,6 +212,8 @@ th { background: #f4f4f4; } tr:nth-child(even) td { background: #fafafa; }
 nav a { margin-right: 1rem; }
 .warning { background: #fff4e5; border: 2px solid #e8a33d; padding: 0.6rem 0.9rem;
            max-width: 70rem; }
+.first-look { background: #eef6fc; border: 2px solid #0072B2; padding: 0.6rem 0.9rem;
+              max-width: 70rem; }
 """
 
 
@@ -217,24 +242,37 @@ def html_table(table: Table) -> str:
 
 def index_html(runs: list[Run], findings: list[list[str]], tables: list[Table],
                missing: list[list[str]], figures: list[tuple[FigureSpec, list[str]]],
-               warnings: Sequence[str | None] = ()) -> str:
+               warnings: Sequence[str | None] = (), scopes: Sequence[str | None] = (),
+               first_looks: Sequence[str | None] = ()) -> str:
     """``index.html``: one page, figures linked relative to it, so it opens from disk.
 
-    ``warnings``: per run, the warning that it was measured on a disturbed
-    machine (None for a quiet run); shown as a banner under the title.
+    Per run: ``warnings``, the warning that it was measured on a disturbed
+    machine (None for a quiet run), a banner under the title; ``scopes``, its
+    profile and selection, beside the run's line; ``first_looks``, a banner
+    saying it is the first look and how to get the full profile.
     """
     by_anchor = {t.anchor: t for t in tables}
     after = {"1-headline": ["speedups"], "2-scaling": ["crossovers", "overhead"],
              "3-throughput": ["ceiling", "machine"]}
     cols = f"grid-template-columns: repeat({len(runs)}, minmax(0, 1fr));"
+    def scope(i: int) -> str:
+        text = scopes[i - 1] if i <= len(scopes) else None
+        return f"<br>{html.escape(text)}" if text else ""
+
     body = ["<h1>vecbench: where vectorized and compiled Python wins</h1>",
             '<p class="note">' + "<br>".join(
                 html.escape(f"Run {i}: " if len(runs) > 1 else "Run: ") + html.escape(
-                    f"{_run_line(r)} ({r.path.name})") for i, r in enumerate(runs, 1))
+                    f"{_run_line(r)} ({r.path.name})") + scope(i)
+                for i, r in enumerate(runs, 1))
             + "</p>",
             "<nav>" + "".join(f'<a href="#{spec.stem}">{html.escape(spec.heading.split(":")[0])}'
                               f"</a>" for spec, _ in figures)
             + '<a href="#missing">missing</a><a href="#runs">runs</a></nav>']
+    for i, text in enumerate(first_looks, 1):
+        if text:
+            prefix = f"Run {i}: " if len(runs) > 1 else ""
+            body.append(f'<p class="first-look"><strong>First look.</strong> '
+                        f"{_text(prefix)}{_html_with_code(text)}</p>")
     for i, warning in enumerate(warnings, 1):
         if warning:
             prefix = f"Run {i}: " if len(runs) > 1 else ""

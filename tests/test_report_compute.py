@@ -98,12 +98,18 @@ def test_speedups_use_python_at_its_largest_size(tmp_path):
     run = load_run(write_run(tmp_path / "run.json", synthetic_run()))
     rows = {(s.kernel, s.backend, s.variant): s for s in compute.speedups(run)}
     mm = rows[("matmul", "numba", "naive_ijk")]
-    assert mm.size == 64 and mm.python_size == 16
+    assert mm.size == 64 and mm.versus("python").size == 16
+    assert mm.versus("numpy").size == 64
     mag = rows[("magnitude", "cython", "loop")]
-    assert mag.size == mag.python_size == 16384
+    assert [v.baseline for v in mag.against] == ["python", "numpy"]
+    vs_python = mag.versus("python")
+    assert mag.size == vs_python.size == 16384
     expected = model_seconds("python", 4 * 16384) / model_seconds("cython", 4 * 16384)
-    assert mag.vs_python.value == pytest.approx(expected, rel=0.1)
-    assert mag.vs_python.low <= mag.vs_python.value <= mag.vs_python.high
+    assert vs_python.estimate.value == pytest.approx(expected, rel=0.1)
+    assert vs_python.estimate.low <= vs_python.estimate.value <= vs_python.estimate.high
+    # python is the first baseline: no row of its own; numpy has no numbers against itself.
+    assert not any(backend == "python" for _, backend, _ in rows)
+    assert rows[("magnitude", "numpy", "vectorized")].versus("numpy").estimate is None
 
 
 def _small_caches(doc: dict) -> dict:

@@ -78,8 +78,9 @@ def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
                   commit: str = "abcdef1234567890", drop_sizes: dict | None = None,
                   ceilings: bool = True, compiles: bool = True, data: bool = True,
                   measure_field: bool = True, rounds: int = 7, seed: int = 0,
-                  parallel: bool = False, overheads: bool = True) -> dict:
-    """A pytest-benchmark document with every kernel of ``KERNELS``.
+                  parallel: bool = False, overheads: bool = True,
+                  kernels: dict[str, dict[str, Any]] | None = None) -> dict:
+    """A pytest-benchmark document with every kernel of ``kernels`` (default ``KERNELS``).
 
     Parameters
     ----------
@@ -98,11 +99,15 @@ def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
         matmul also runs at 2 threads, as the all-cores cases do.
     overheads
         Whether the call-overhead benchmarks are present.
+    kernels
+        The kernels, shaped like :data:`KERNELS` (e.g. one the report knows only
+        from the run).
     """
+    kernels = KERNELS if kernels is None else kernels
     rng = np.random.default_rng(seed)
     drop_sizes = drop_sizes or {}
     benches = []
-    for kernel, k in KERNELS.items():
+    for kernel, k in kernels.items():
         for n in k["sizes"]:
             for layout in k["layouts"]:
                 for backend in backends:
@@ -133,7 +138,7 @@ def synthetic_run(backends: tuple[str, ...] = BACKENDS, node: str = "testbox",
                         benches.append(_bench(f"{kernel} n={n}", name, extra,
                                               _stats(seconds, rng, rounds, data)))
     if compiles and "numba" in backends:
-        for kernel, k in KERNELS.items():
+        for kernel, k in kernels.items():
             calls = None if kernel == "sum_of_squares" else 42
             extra = {"measure": "compile", "kernel": kernel, "backend": "numba",
                      "variant": k["loops"][0], "compile_seconds": 0.1,

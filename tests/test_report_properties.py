@@ -2,7 +2,8 @@
 report, a verdict, or one line and exit status 2; never a traceback.
 
 A small valid run (steady, ceiling, compile and overhead benchmarks, the
-run's own ``vecbench`` record) and a valid ``[tool.vecbench.compare]`` table
+run's own ``vecbench`` record: profile, selection, kernels' facts, allocator,
+state, absences) and a valid ``[tool.vecbench.compare]`` table
 are mutated: any value anywhere replaced by another JSON value (wrong types,
 NaN and Infinity, negative and huge numbers, JSON nested thousands deep,
 strings with ``$``, ``<script>``, ``|`` and newlines), or a key deleted.
@@ -108,6 +109,19 @@ def template(commit: str = "abcdef1234567890") -> dict[str, Any]:
         "version": "5.1.0",
         "vecbench": {
             "version": 1, "profile": "quick",
+            "selection": {"kernels": ["magnitude", "row_sums"], "backends": None,
+                          "variants": None, "sizes": "1..1e6", "sources": ["ext/mod.py"]},
+            "kernels": {
+                "magnitude": {"summary": "elementwise sqrt(x_i^2 + y_i^2)",
+                              "params": [["x", "vector"], ["y", "vector"]], "seed_size": 64,
+                              "memory_size": 64, "history_size": 64,
+                              "ceiling": "stream_add_bandwidth", "origin": "vecbench"},
+                "row_sums": {"summary": "sum of each row", "params": [["A", "matrix"]],
+                             "seed_size": 8, "memory_size": 8, "history_size": 8,
+                             "ceiling": None, "origin": "ext/mod.py"}},
+            "beyond_cache": {"magnitude": {"size": 64, "working_set_bytes": 1536,
+                                           "input_bytes": 1024, "llc_bytes": 1048576,
+                                           "capped": "n=128 needs too much memory"}},
             "allocator": {"controlled": True, "how": "glibc mallopt", "default": "warm",
                           "regimes": {"warm": {"M_MMAP_THRESHOLD": 33554432},
                                       "fresh": {"M_MMAP_THRESHOLD": 4096}}, "why": None},

@@ -34,7 +34,8 @@ def _layout_size(run: Run, kernel: str) -> int | None:
 
 
 def layout(run: Run, analysis: compute.Analysis) -> Figure:
-    """Figure 4: row and column sums in C and Fortran order, per implementation.
+    """Figure 4: the kernels run in C and Fortran order (row and column sums), per
+    implementation.
 
     GB/s at the largest size run in both orders; hatched bars are Fortran
     order.  A loop that walks memory in order streams; one that strides
@@ -53,8 +54,11 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
         common.no_data(axes[0], "no kernel ran in more than one layout")
         return fig
     idx = compute.index(run)
-    bw = [c for c in run.ceilings if c.name == "read_bandwidth" and c.threads <= 1]
     for ax, kernel in zip(axes, kernels, strict=True):
+        roof = compute.roof(run, kernel)
+        # The kernel's own bandwidth ceiling, one thread (the bars are GB/s).
+        bw = [c for c in run.ceilings
+              if roof.bandwidth and c.name == roof.ceiling and c.threads <= 1]
         n = _layout_size(run, kernel)
         layouts = sorted({t.layout for t in run.steady if t.kernel == kernel})
         impls = compute.implementations(run, kernel, None)
@@ -76,7 +80,8 @@ def layout(run: Run, analysis: compute.Analysis) -> Figure:
         _bar_labels(ax, xs, ys, texts, rotate=True)
         for c in bw:
             ax.axhline(c.value, color=style.CEILING_COLOUR, linewidth=1.5, zorder=1)
-            ax.annotate(f"read bandwidth, 1 thread: {c.value:.3g} GB/s", (0.005, c.value),
+            ax.annotate(f"{roof.what} bandwidth, 1 thread: {c.value:.3g} GB/s",
+                        (0.005, c.value),
                         xycoords=("axes fraction", "data"), ha="left", va="bottom",
                         fontsize=9, color=style.CEILING_COLOUR)
         ax.set_yscale("log")

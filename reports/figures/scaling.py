@@ -49,10 +49,12 @@ def scaling(run: Run, analysis: compute.Analysis) -> Figure:
     """Figure 2: time per call against size (log-log) with the crossovers marked.
 
     One line per implementation (C order), the median with its interquartile
-    band.  Markers sit where a backend's default variant overtakes python
-    (triangle) or numpy (diamond), or falls behind (cross).
+    band.  Markers sit where a backend's default variant overtakes the first
+    baseline (triangle; python unless chosen) or another (diamond; numpy), or
+    falls behind (cross).
     """
-    kernels = run.kernels
+    baselines = analysis.baselines
+    kernels = list(run.kernels)
     fig, axes = common.panels(len(kernels), ncols=3, width=5.6, height=4.4)
     common.title(fig, "Time per call against size (median, interquartile band)", run.label)
     for ax, kernel in zip(axes, kernels, strict=True):
@@ -61,7 +63,7 @@ def scaling(run: Run, analysis: compute.Analysis) -> Figure:
             colour = style.backend_colour(co.challenger[0])
             for cr in co.crossings:
                 marker = (_BEHIND if not cr.overtakes else
-                          _OVER_PY if co.reference[0] == "python" else _OVER_NP)
+                          _OVER_PY if co.against == baselines[0].label else _OVER_NP)
                 ax.plot(cr.size, cr.seconds, marker=marker, markersize=11, color=colour,
                         markeredgecolor="black", markeredgewidth=1.0, linestyle="none",
                         zorder=5)
@@ -72,14 +74,14 @@ def scaling(run: Run, analysis: compute.Analysis) -> Figure:
         common.seconds_axis(ax)
         ax.set_xlabel("size n")
         ax.set_ylabel("time per call")
-    keys = [
-        Line2D([], [], marker=_OVER_PY, color="#999999", markeredgecolor="black",
-               linestyle="none", markersize=10, label="overtakes python"),
-        Line2D([], [], marker=_OVER_NP, color="#999999", markeredgecolor="black",
-               linestyle="none", markersize=9, label="overtakes numpy"),
-        Line2D([], [], marker=_BEHIND, color="#999999", markeredgecolor="black",
-               linestyle="none", markersize=10, label="falls behind"),
-    ]
+    keys = [Line2D([], [], marker=_OVER_PY, color="#999999", markeredgecolor="black",
+                   linestyle="none", markersize=10, label=f"overtakes {baselines[0].label}")]
+    if len(baselines) > 1:
+        others = " or ".join(b.label for b in baselines[1:])
+        keys.append(Line2D([], [], marker=_OVER_NP, color="#999999", markeredgecolor="black",
+                           linestyle="none", markersize=9, label=f"overtakes {others}"))
+    keys.append(Line2D([], [], marker=_BEHIND, color="#999999", markeredgecolor="black",
+                       linestyle="none", markersize=10, label="falls behind"))
     style.literal(fig)  # names as written, never mathtext
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     common.bottom_legend(fig, common.backend_handles(_backends(run)) + keys, ncol=7, y=0.06)
@@ -87,12 +89,14 @@ def scaling(run: Run, analysis: compute.Analysis) -> Figure:
 
 
 def throughput(run: Run, analysis: compute.Analysis) -> Figure:
-    """Figure 3: GB/s (streaming kernels) or GFLOP/s (matmul) against working-set size.
+    """Figure 3: each kernel's speed in its ceiling's unit against working-set size.
 
-    The machine's ceilings, measured with the run, are horizontal lines
-    (solid: one thread, dashed: all cores); the cache sizes are vertical lines.
+    Each kernel in the unit of the ceiling its facts name, that ceiling as
+    measured with the run in horizontal lines (solid: one thread, dashed: all
+    cores; a kernel that declares none says so); the cache sizes are vertical
+    lines.
     """
-    kernels = run.kernels
+    kernels = list(run.kernels)
     fig, axes = common.panels(len(kernels), ncols=3, width=5.6, height=4.4)
     heading = "Throughput against working-set size, with the machine's ceilings"
     if not run.ceilings:
@@ -104,7 +108,8 @@ def throughput(run: Run, analysis: compute.Analysis) -> Figure:
         unit = roof.unit
         _lines(ax, run, kernel, roof.speed, band=False, legend="best")
         ax.set_yscale("log")
-        ceilings = sorted((c for c in run.ceilings if c.name == roof.ceiling),
+        ceilings = sorted((c for c in run.ceilings
+                           if roof.ceiling is not None and c.name == roof.ceiling),
                           key=lambda c: c.threads)
         for c in ceilings:
             ax.axhline(c.value, color=style.CEILING_COLOUR,
@@ -115,6 +120,9 @@ def throughput(run: Run, analysis: compute.Analysis) -> Figure:
             ax.text(0.5, 1.01, f"{roof.what}: {values} {ceilings[0].unit}",
                     transform=ax.transAxes, ha="center", va="bottom", fontsize=9.5,
                     color=style.CEILING_COLOUR)
+        elif roof.ceiling is None:
+            ax.text(0.5, 1.01, roof.what, transform=ax.transAxes, ha="center", va="bottom",
+                    fontsize=9.5, color=style.CACHE_COLOUR)
         for cache, size in sorted(run.caches.items(), key=lambda kv: kv[1]):
             ax.axvline(size, color=style.CACHE_COLOUR, linestyle=":", linewidth=1.2, zorder=1)
             ax.annotate(cache, (size, 0.02), xycoords=("data", "axes fraction"),
@@ -122,7 +130,7 @@ def throughput(run: Run, analysis: compute.Analysis) -> Figure:
                         color=style.CACHE_COLOUR)
         _clip_overhead_floor(ax, run, kernel, roof)  # after everything that sets the top
         common.bytes_axis(ax)
-        ax.set_title(kernel, pad=18 if ceilings else 6)
+        ax.set_title(kernel, pad=18 if ceilings or roof.ceiling is None else 6)
         ax.set_xlabel("working set (work model's bytes per call)")
         ax.set_ylabel(unit)
     keys = [Line2D([], [], color=style.CEILING_COLOUR, linestyle="-", label="ceiling, 1 thread"),
