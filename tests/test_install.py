@@ -14,9 +14,10 @@ what building the wheel needs and the wheel's files are the right ones
 
 The slow test does it for real, and takes minutes: sdist -> ``pip wheel``
 (isolated build) -> install into a fresh virtual environment (dependencies
-from the package index) -> ``python -m kernels``, ``python -m reports`` and
-``python -m reports.compare`` from an unrelated temporary folder, and
-nothing written into site-packages.  It runs only when selected::
+from the package index) -> ``python -m kernels``, ``python -m reports``,
+``python -m reports.compare`` and the ``vecbench`` command (``--help``,
+``vecbench kernels``) from an unrelated temporary folder, and nothing written
+into site-packages.  It runs only when selected::
 
     python -m pytest -m slow tests/test_install.py
 """
@@ -142,6 +143,17 @@ def test_shipped_code_imports_only_what_the_wheel_installs():
     assert not missing, "\n".join(missing)
 
 
+def test_console_script_is_a_function_the_wheel_installs():
+    """``[project.scripts]``: the vecbench command is bench.cli:main, shipped."""
+    import importlib
+
+    scripts = PYPROJECT["project"]["scripts"]
+    assert scripts == {"vecbench": "bench.cli:main"}
+    module, _, function = scripts["vecbench"].partition(":")
+    assert module.rpartition(".")[0] in PACKAGES
+    assert callable(getattr(importlib.import_module(module), function))
+
+
 # --------------------------------------------------------------------------
 # Fast: the commands' defaults are the current folder
 # --------------------------------------------------------------------------
@@ -168,7 +180,7 @@ def test_report_defaults_are_the_current_folder(tmp_path, monkeypatch, capsys):
     _, new = _save_runs(tmp_path)
     calls = []
 
-    def render(paths, out):  # where the real render would read and write (it is slow)
+    def render(paths, out, *args, **kwargs):  # where the real render would read and write
         calls.append(([Path(p).resolve() for p in paths], Path(out).resolve()))
         return Path(out).resolve() / "index.html"
 
@@ -408,6 +420,23 @@ def test_installed_package_runs_from_any_folder(source_copy, tmp_path_factory):
                          timeout=STEP_TIMEOUT)
     assert cmp.returncode in (0, 1), cmp.stderr  # 1: a regression found, still a comparison
     assert "benchmarks" in cmp.stdout and (here / "compare.md").is_file()
+
+    # The command the wheel installs, from the same folder.
+    command = prefix / ("Scripts/vecbench.exe" if os.name == "nt" else "bin/vecbench")
+    helped = _run([str(command), "--help"], cwd=here, env=env)
+    assert "examples:" in helped.stdout and "vecbench run" in helped.stdout, helped.stdout
+    listed = _run([str(command), "kernels"], cwd=here, env=env)
+    assert "NO:" not in listed.stdout and "available" in listed.stdout, listed.stdout
+    # A slice of a run, seconds long: the suites and their conftest.py are found
+    # in site-packages, and the run is saved here (into a storage of its own, so
+    # that the newest run the report checks below is still 0002_new.json).
+    sliced = _run([str(command), "run", "--profile", "quick", "--kernel", "magnitude",
+                   "--backend", "numpy", "--sizes", "1000", "--storage", "sliced", "--",
+                   "-k", "test_kernel"], cwd=here, env=env)
+    assert re.search(r"vecbench: [1-9]\d* passed, 0 skipped, 0 failed", sliced.stdout), (
+        sliced.stdout)
+    assert list((here / "sliced").glob("*/*.json")), sliced.stdout
+    assert not (here / ".pytest_cache").exists()
 
     bad = subprocess.run([str(python), "-m", "reports", "missing.json"], cwd=here, env=env,
                          capture_output=True, text=True, timeout=STEP_TIMEOUT)
