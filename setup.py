@@ -66,6 +66,20 @@ int main(int argc, char **argv) { return probe((double)argc) > 2.0; }
 """
 VECMATH_EXTENSION = "kernels.backends._cython_vecmath"
 
+# Callgrind's client requests (bench/_callgrind.pyx): the instruction-count
+# gate (bench/instructions.py) switches valgrind's counting on and off around
+# each benchmark's calls through the macros of <valgrind/callgrind.h>.  The
+# header comes with valgrind (Debian: the valgrind package); where this probe
+# does not compile, the module is built without it (VECBENCH_CALLGRIND 0) and
+# the instruction mode refuses, saying so.  Built without -march and OpenMP:
+# it runs inside valgrind, which executes no AVX-512, whatever the kernels'
+# build.
+CALLGRIND_PROBE = """
+#include <valgrind/callgrind.h>
+int main(void) { CALLGRIND_ZERO_STATS; return 0; }
+"""
+CALLGRIND_EXTENSION = "bench._callgrind"
+
 
 def _c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -100,8 +114,13 @@ class BuildExt(build_ext):
         if openmp:
             flags.append(OPENMP_FLAG)
         libmvec = self._accepts("-O3", LIBMVEC_PROBE, link=True, libraries=("mvec", "m"))
+        callgrind = self._accepts("-O2", CALLGRIND_PROBE)
         command = " ".join(getattr(self.compiler, "compiler_so", []) or [])
         for ext in self.extensions:
+            if ext.name == CALLGRIND_EXTENSION:
+                ext.extra_compile_args = REQUIRED_FLAGS
+                ext.define_macros += [("VECBENCH_CALLGRIND", "1" if callgrind else "0")]
+                continue
             ext.extra_compile_args = flags
             ext.extra_link_args = [OPENMP_FLAG] if openmp else []
             if ext.name == VECMATH_EXTENSION and libmvec:
@@ -121,6 +140,7 @@ extensions = [
     Extension("kernels.backends._cython_loops", ["kernels/backends/_cython_loops.pyx"]),
     Extension(VECMATH_EXTENSION, ["kernels/backends/_cython_vecmath.pyx"]),
     Extension("kernels.backends._cython_matmul", ["kernels/backends/_cython_matmul.pyx"]),
+    Extension(CALLGRIND_EXTENSION, ["bench/_callgrind.pyx"]),
 ]
 
 setup(
