@@ -32,7 +32,10 @@ SERIAL      := tests/test_compare.py
 TEST_ARGS   := $(QUICK) -n $(JOBS)
 SERIAL_ARGS := $(QUICK) -m slow $(SERIAL)
 
-# Benchmark profile for make bench: full (default, under 10 min) or quick (CI, under 90 s).
+# The command every target below but test runs (bench/cli.py, installed by $(STAMP)).
+VECBENCH := $(VENV)/bin/vecbench
+# Benchmark profile for make bench: full (default, under 10 min), quick (CI, under
+# 90 s) or first (the first look, what make report runs when nothing is saved).
 PROFILE ?= full
 # make ci-bench BASE=<git ref>; make compare BASE=<run> NEW=<run>
 BASE ?= HEAD
@@ -44,17 +47,20 @@ NEW  ?=
 LEGS ?=
 ONCE ?= serial packaging
 
-.PHONY: help install test bench compare ci-bench kernels lint clean \
+.PHONY: help install test bench compare ci-bench ci-instructions kernels lint clean \
 	lock test-newest test-oldest test-matrix
 
 help:
 	@echo "make test     set up .venv (from $(LOCK)), build the extension, run the tests and every"
 	@echo "              benchmark body once, on JOBS=$(JOBS) workers"
-	@echo "make report   render the newest run into reports/out/ (a full run first if none)"
-	@echo "make bench    run the benchmarks (PROFILE=full|quick) and save them under .benchmarks/"
+	@echo "make report   render the newest run into reports/out/ (none saved yet: it benchmarks"
+	@echo "              the first look, a few minutes, before)"
+	@echo "make bench    run the benchmarks (PROFILE=full|quick|first) and save them under .benchmarks/"
 	@echo "make compare BASE=RUN NEW=RUN   compare two saved runs (ids, files or folders)"
 	@echo "make ci-bench BASE=REF          interleaved A/B of a git ref against the working tree"
+	@echo "make ci-instructions BASE=REF   the same A/B in instruction counts under valgrind (CI's gate)"
 	@echo "make kernels  print the kernel x backend x variant matrix, checked"
+	@echo "(each is a vecbench command: $(VECBENCH) --help)"
 	@echo "make lint     ruff"
 	@echo "make clean    remove .venv, .matrix/ and build products"
 	@echo "maintainers:"
@@ -67,8 +73,19 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# Valgrind (Debian's package): the instruction-count gate runs under its
+# callgrind, and the extension bench._callgrind needs its header at build time,
+# so it is installed before the build when missing.  Without root or network
+# this warns; the build then goes on without the client requests and the
+# instruction mode (and its tests) say what to install.
+VALGRIND_H := /usr/include/valgrind/callgrind.h
+
+$(VALGRIND_H):
+	@apt-get update && apt-get install -y --no-install-recommends valgrind \
+		|| echo "warning: valgrind could not be installed; the instruction-count gate cannot run" >&2
+
 $(STAMP): $(PY) pyproject.toml setup.py $(LOCK) \
-		$(wildcard kernels/backends/*.pyx kernels/backends/*.pxd)
+		$(wildcard kernels/backends/*.pyx kernels/backends/*.pxd bench/*.pyx) | $(VALGRIND_H)
 	$(LOCKED) $(PY) $(PIP_INSTALL) --upgrade pip
 	$(LOCKED) $(PY) $(PIP_INSTALL) -e '.[test]'
 	@touch $@
@@ -81,14 +98,12 @@ test: $(STAMP)
 	$(PY) -m pytest $(TEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m pytest bench --benchmark-only --profile=$(PROFILE) \
-		--benchmark-autosave --benchmark-save-data
+	$(VECBENCH) run --profile $(PROFILE)
 
 # make's own exit status is 2 for any failed recipe (GNU make has no way to
 # pass a recipe's 1 on), so the recipes say which failure it was in their last
 # line: reports.compare's 1 (a regression) or 2 (unusable input).  A script
-# that needs the distinction calls $(PY) -m reports.compare (or
-# reports.ci_bench) itself: 0 / 1 / 2.
+# that needs the distinction calls $(VECBENCH) compare (or ci) itself: 0 / 1 / 2.
 GATE_STATUS = status=$$?; case $$status in 0) ;; \
 	1) echo "$@: REGRESSION (exit 1 from $(1); make reports it as Error 1 and exits 2)" >&2 ;; \
 	*) echo "$@: no verdict, unusable input or failure (exit $$status from $(1); make exits 2)" >&2 ;; \
@@ -96,14 +111,19 @@ GATE_STATUS = status=$$?; case $$status in 0) ;; \
 
 compare: $(STAMP)
 	@test -n "$(NEW)" || { echo "usage: make compare BASE=<run> NEW=<run>"; exit 2; }
-	@$(PY) -m reports.compare $(BASE) $(NEW); $(call GATE_STATUS,reports.compare)
+	@$(VECBENCH) compare $(BASE) $(NEW); $(call GATE_STATUS,vecbench compare)
 
 # The base is installed with the lock too, so both sides run the same libraries.
 ci-bench: $(STAMP)
-	@$(LOCKED) $(PY) -m reports.ci_bench $(BASE); $(call GATE_STATUS,reports.ci_bench)
+	@$(LOCKED) $(VECBENCH) ci $(BASE); $(call GATE_STATUS,vecbench ci)
+
+# The instruction-count gate (issue 13): the same A/B under callgrind, counts
+# instead of times; deterministic, so one pass (reports/ci_bench.py --mode).
+ci-instructions: $(STAMP)
+	@$(LOCKED) $(VECBENCH) ci --mode instructions $(BASE); $(call GATE_STATUS,vecbench ci --mode instructions)
 
 kernels: $(STAMP)
-	$(PY) -m kernels
+	$(VECBENCH) kernels
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -188,11 +208,8 @@ $(CHROMIUM_STAMP): | $(PY)
 test: $(CHROMIUM_STAMP)
 
 .PHONY: report
-# The report of the newest saved run, into reports/out/ (python -m reports);
-# a full benchmark run first when none has been saved yet.
+# The report of the newest saved run, into reports/out/.  When none has been
+# saved yet, vecbench report benchmarks the first look (profile "first", a few
+# minutes) itself first, and its last line says how to get the full profile.
 report: $(STAMP)
-	@if ! find .benchmarks -name '*.json' 2>/dev/null | grep -q .; then \
-		echo "no saved run under .benchmarks/: running the full profile first (make bench)"; \
-		$(MAKE) bench PROFILE=full || exit $$?; \
-	fi
-	$(PY) -m reports
+	$(VECBENCH) report
