@@ -65,10 +65,16 @@ Settings (``pyproject.toml``)::
     alpha = 0.01              # false discovery rate (Benjamini-Hochberg), in (0, 1)
     [tool.vecbench.compare.thresholds]
     matmul = 0.15             # per kernel (>= 0)
+    instructions_threshold = 0.01  # the count gate's (>= 0), see below
     [[tool.vecbench.compare.accepted]]
     benchmark = "magnitude-numpy-vectorized-n1000000-C"
     max_ratio = 1.3           # > 1
     reason = "why the slowdown is the right trade (reviewed in PR #...)"
+
+Two instruction-count runs (``python -m bench.instructions``; ``vecbench.mode``
+``"instructions"``) are gated on their counts instead (reports/instructions.py):
+a benchmark whose estimated cost per call grows beyond
+``instructions_threshold`` regresses, the accepted entries applying as here.
 """
 
 from __future__ import annotations
@@ -140,6 +146,8 @@ class Settings:
     alpha: float = 0.01
     thresholds: dict[str, float] = field(default_factory=dict)
     accepted: dict[str, tuple[float, str]] = field(default_factory=dict)
+    #: The count gate's (reports/instructions.py): a cost beyond 1 + this regresses.
+    instructions_threshold: float = 0.01
 
     def threshold_for(self, kernel: str) -> float:
         return self.thresholds.get(kernel, self.threshold)
@@ -181,10 +189,13 @@ def settings_from(table: Any, path: str | Path = "pyproject.toml") -> Settings:
     """
     path = Path(path)
     table = _table(path, _TABLE, table)
-    unknown = sorted(set(table) - {"threshold", "alpha", "thresholds", "accepted"})
+    unknown = sorted(set(table) - {"threshold", "alpha", "thresholds", "accepted",
+                                   "instructions_threshold"})
     if unknown:
         raise ReportError(f"{path}: {_TABLE} has unknown key {unknown[0]!r} (known: threshold, "
-                          "alpha, thresholds, accepted)")
+                          "alpha, thresholds, accepted, instructions_threshold)")
+    instructions_threshold = _number(path, f"{_TABLE} instructions_threshold",
+                                     table.get("instructions_threshold", 0.01), 0.0)
     threshold = _number(path, f"{_TABLE} threshold", table.get("threshold", 0.10), 0.0)
     alpha = _number(path, f"{_TABLE} alpha", table.get("alpha", 0.01), 0.0, low_open=True,
                     high=1.0)
@@ -217,7 +228,8 @@ def settings_from(table: Any, path: str | Path = "pyproject.toml") -> Settings:
         if name in accepted:
             raise ReportError(f"{path}: {where}: {name} is accepted twice")
         accepted[name] = (ratio, reason)
-    return Settings(threshold=threshold, alpha=alpha, thresholds=thresholds, accepted=accepted)
+    return Settings(threshold=threshold, alpha=alpha, thresholds=thresholds, accepted=accepted,
+                    instructions_threshold=instructions_threshold)
 
 
 def load_settings(pyproject: str | Path = "pyproject.toml") -> Settings:
@@ -782,6 +794,10 @@ def _run(argv: list[str] | None) -> int:
         settings = load_settings(args.config)
         base_paths = resolve(args.base, args.storage)
         new_paths = resolve(args.new, args.storage)
+        from reports import instructions  # instruction-count runs: the count gate
+
+        if any(map(instructions.is_instruction_run, [*base_paths, *new_paths])):
+            return instructions.gate(base_paths, new_paths, settings, args.out)
         base, new = runs_of(base_paths), runs_of(new_paths)
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
