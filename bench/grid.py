@@ -132,8 +132,8 @@ PROFILES: dict[str, Profile] = {
     # more minutes); the first profile adds it, and --vb-sizes can.
     "full": Profile(
         name="full",
-        # 1,600 cases: each second of rounds here is 30 s of the run.
-        max_time=0.04,
+        # 1,500 cases: each 10 ms of rounds here is 15 s of the run.
+        max_time=0.03,
         # Rounds of at least 0.2 ms: a tiny call is timed over many iterations
         # (less timer noise), and a saved run holds at most ~500 rounds per
         # benchmark instead of tens of thousands (file size, load time).
