@@ -362,6 +362,10 @@ def build(src: Path, site: Path, log: Path, march: str = MARCH) -> Path:
                                    "environment (pip install -e '.[test]')")
     env = dict(os.environ, VECBENCH_MARCH=march, PIP_DISABLE_PIP_VERSION_CHECK="1")
     env.pop("PYTHONPATH", None)
+    # No isolated build environment, so no build constraints: pip refuses
+    # PIP_BUILD_CONSTRAINT (which the Makefile sets) with --no-build-isolation,
+    # and the Cython and setuptools used are this environment's, locked already.
+    env.pop("PIP_BUILD_CONSTRAINT", None)
     _run_logged([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                  "--no-build-isolation", "--target", str(site), str(src)], log,
                 f"building {src} with VECBENCH_MARCH={march}", cwd=src, env=env)

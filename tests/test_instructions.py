@@ -409,3 +409,20 @@ def test_a_bad_kernel_source_is_refused_in_one_line(valgrind_ready, tmp_path, ca
     err = capsys.readouterr().err.strip()
     assert err == f"error: {tmp_path / 'missing.py'}: no such file"
     assert not (tmp_path / "x.json").exists()
+
+
+def test_the_valgrind_build_drops_the_build_constraint(tmp_path, monkeypatch):
+    """make sets PIP_BUILD_CONSTRAINT; pip refuses it with --no-build-isolation."""
+    seen = {}
+
+    def fake_run(cmd, log, what, cwd, env):
+        seen.update(cmd=cmd, env=env)
+        (tmp_path / "site" / "kernels").mkdir(parents=True)
+
+    monkeypatch.setenv("PIP_BUILD_CONSTRAINT", str(tmp_path / "lock"))
+    monkeypatch.setenv("PIP_CONSTRAINT", str(tmp_path / "lock"))
+    monkeypatch.setattr(instructions, "_run_logged", fake_run)
+    instructions.build(tmp_path, tmp_path / "site", tmp_path / "log")
+    assert "--no-build-isolation" in seen["cmd"]
+    assert "PIP_BUILD_CONSTRAINT" not in seen["env"]
+    assert seen["env"]["VECBENCH_MARCH"] == instructions.MARCH
