@@ -157,7 +157,7 @@ def speedup_table(runs: list[Run], results: list[Analysis]) -> Table:
              "was disturbed (see 'Measured on a disturbed machine'): no measure of its method."
              + ("" if is_default(baselines) else
                 " —: the reference did not run for this kernel, or is the implementation "
-                "itself (python -m reports --baseline chose the references)."),
+                "itself (the --baseline option chose the references)."),
         anchor="speedups")
 
 
