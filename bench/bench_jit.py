@@ -48,12 +48,21 @@ def _first_call(dispatcher, *args):
     return dispatcher(*args)
 
 
+#: The steady calls of the break-even: the best of STEADY_REPEAT rounds of
+#: at least STEADY_ROUND seconds each (timeit's autorange takes 0.2 s a round,
+#: which made these two timings cost more than the compilations they are set
+#: against).
+STEADY_ROUND = 0.01
+STEADY_REPEAT = 5
+
+
 def _steady_seconds(impl: kernels.Implementation, n: int) -> float:
     args = harness.prepared_inputs(impl, n, "C")
-    impl.func(*args)
+    impl.func(*args)  # warm: the first call may touch fresh pages
     timer = timeit.Timer(lambda: impl.func(*args))
-    number, _ = timer.autorange()
-    return min(timer.repeat(repeat=3, number=number)) / number
+    once = timer.timeit(number=1)
+    number = max(1, math.ceil(STEADY_ROUND / once)) if once > 0 else 1000
+    return min(timer.repeat(repeat=STEADY_REPEAT, number=number)) / number
 
 
 def _numpy_default(kernel: str) -> kernels.Implementation | None:

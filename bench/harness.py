@@ -152,8 +152,9 @@ def one_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------
 #: (kernel, backend, variant, layout, threads) -> {size: best seconds of a call}
 _measured: dict[tuple[str, str, str, str, int], dict[int, float]] = {}
-#: (that key, size) -> the two calls that skipped a case for taking too long
-_over_budget: dict[tuple[tuple[str, str, str, str, int], int], tuple[float, float]] = {}
+#: (that key, size) -> (the fastest call that skipped a case for taking too
+#: long, what the skip said): a second regime of the same case is skipped on it
+_over_budget: dict[tuple[tuple[str, str, str, str, int], int], tuple[float, str]] = {}
 #: Probes climb the size ladder until a call takes this long (and grew).
 _PROBE_SECONDS = 0.01
 #: A case is skipped on its estimate alone only beyond this many budgets:
@@ -161,6 +162,17 @@ _PROBE_SECONDS = 0.01
 #: more: an estimate that far out has been checked by probing closer (see
 #: estimate_seconds), and each case between costs two real calls.
 SKIP_FACTOR = 4.0
+#: check_once times a call shorter than this twice more (the best of three
+#: for the estimates): one descheduled call should not skip a larger size.
+#: A longer one is timed again by the benchmark's own rounds (keep_fastest),
+#: and two more calls of Python's loops at the full profile's large sizes
+#: cost seconds a case.
+REPEAT_BELOW = 0.05
+#: An estimate from calls this long is believed without probing closer: a
+#: descheduled call is short beside them, and they are the fastest of a
+#: benchmark's rounds (keep_fastest).  Probing Python's matmul at 362 to
+#: confirm that 512 is over the full profile's budget took 9 s.
+BELIEVED_SECONDS = 0.5
 _clock = time.perf_counter  # tests replace it with a fake clock
 
 
@@ -278,7 +290,8 @@ def estimate_seconds(case: Case, budget: float | None = None) -> float:
         if pair is None or points[pair[1]] < _PROBE_SECONDS \
                 or points[pair[1]] <= 1.5 * points[pair[0]]:
             return False  # no growth seen yet: fixed cost or noise
-        return budget is None or _fit(kernel, points, n)[0] <= SKIP_FACTOR * budget
+        return budget is None or _fit(kernel, points, n)[0] <= SKIP_FACTOR * budget \
+            or points[pair[1]] >= BELIEVED_SECONDS
 
     top = max((m for m in points if m < n), default=-1)
     for m in kernels.spec(kernel).sizes:
@@ -346,9 +359,8 @@ def skip_over_budget(case: Case, profile: Profile) -> None:
     if too_big is not None:
         not_measured("over_budget", too_big, f"{case.impl.label} {case.impl.kernel} n={case.n}")
     took = _over_budget.get((_key(case), case.n))
-    if took is not None and min(took) > profile.call_budget:  # e.g. in the other regime
-        not_measured("over_budget", f"two calls took {took[0]:.3g} s and {took[1]:.3g} s "
-                                    f"(measured before), {_budget_words(profile)}",
+    if took is not None and took[0] > profile.call_budget:  # e.g. in the other regime
+        not_measured("over_budget", f"{took[1]} (measured before), {_budget_words(profile)}",
                      f"{case.impl.label} {case.impl.kernel} n={case.n}")
     estimate = estimate_seconds(case, profile.call_budget)
     if estimate > SKIP_FACTOR * profile.call_budget:
@@ -364,10 +376,13 @@ def check_once(case: Case, profile: Profile | None = None) -> None:
     Also times the call, for the budget: the measured call is what counts
     (the estimate misses cliffs, a power-of-two matrix whose columns all fall
     in the same cache sets).  A case is skipped only when two calls both
-    exceed the budget, so one descheduled call does not skip it; the first
+    exceed the budget, so one descheduled call does not skip it, or when one
+    does and the estimate fitted to the smaller sizes before it put it beyond
+    twice the budget (two independent measurements agree); the first
     call of an implementation, which may have compiled, is not one of them.
-    A short call is timed twice more (the best of three is kept for the
-    estimates of the next sizes), except at the profile's largest size.
+    A call under ``REPEAT_BELOW`` is timed twice more (the best of three is
+    kept for the estimates of the next sizes), except at the profile's
+    largest size; a longer one is left to the benchmark (:func:`keep_fastest`).
     """
     impl, n, layout = case.impl, case.n, case.layout
     args = prepared_inputs(impl, n, layout)
@@ -389,21 +404,41 @@ def check_once(case: Case, profile: Profile | None = None) -> None:
     budget = profile.call_budget if profile is not None else math.inf
     if first_call:  # the first call of an implementation may compile
         seconds = _timed_call(impl, n, layout)
-    if profile is not None and seconds > budget:  # a second call decides
-        again = _timed_call(impl, n, layout)
-        points[n] = min(seconds, again)
-        if again > budget:
-            _over_budget[_key(case), n] = (seconds, again)
-            not_measured("over_budget",
-                         f"two calls took {seconds:.3g} s and {again:.3g} s, "
-                         f"{_budget_words(profile)}", f"{impl.label} {impl.kernel} n={n}")
+    if profile is not None and seconds > budget:
+        # One call over the budget is believed when the estimate from the
+        # smaller sizes, made before it, put it beyond twice the budget;
+        # otherwise a second call decides.
+        expected, how = _fit(impl.kernel, points, n)
+        if _pair(impl.kernel, points, n) is not None and expected > 2 * budget:
+            said = f"one call took {seconds:.3g} s (estimated at {expected:.3g} s, {how})"
+        else:
+            again = _timed_call(impl, n, layout)
+            said = f"two calls took {seconds:.3g} s and {again:.3g} s"
+            seconds = min(seconds, again)
+        points[n] = min(points.get(n, math.inf), seconds)
+        if seconds > budget:
+            _over_budget[_key(case), n] = (seconds, said)
+            not_measured("over_budget", f"{said}, {_budget_words(profile)}",
+                         f"{impl.label} {impl.kernel} n={n}")
         return
-    # Best of three for the estimates of the larger sizes; at the profile's
-    # largest size of the kernel no estimate follows.
+    # Best of three for the estimates of the larger sizes, where that is
+    # cheap; a longer call is timed again by the benchmark's rounds, whose
+    # fastest replaces it (keep_fastest).  At the profile's largest size of
+    # the kernel no estimate follows.
     largest = profile is not None and n >= max(profile.sizes(impl.kernel), default=0)
-    if seconds < 1.0 and not largest:
+    if seconds < REPEAT_BELOW and not largest:
         seconds = min(seconds, _timed_call(impl, n, layout, repeat=2))
-    points[n] = seconds
+    points[n] = min(points.get(n, math.inf), seconds)
+
+
+def keep_fastest(case: Case, benchmark: Any) -> None:
+    """Keep the fastest call the benchmark's rounds measured for the estimates
+    of the larger sizes (nothing when the benchmark was disabled)."""
+    stats = getattr(getattr(benchmark, "stats", None), "stats", None)
+    fastest = getattr(stats, "min", None)
+    if isinstance(fastest, float) and math.isfinite(fastest) and fastest > 0:
+        points = _measured.setdefault(_key(case), {})
+        points[case.n] = min(points.get(case.n, math.inf), fastest)
 
 
 # --------------------------------------------------------------------------
@@ -416,25 +451,32 @@ def bytes_per_element(args: tuple[Any, ...]) -> float:
     (``sys.getsizeof``), which is what a list of Python floats costs.
     """
     total = count = 0
-    seen: set[int] = set()
-
-    def walk(obj: Any) -> None:
-        nonlocal total, count
+    numbers: dict[int, Any] = {}  # id -> object: each distinct number once
+    floats: set[int] = set()  # the ids of the floats among them (all one size)
+    pending = list(args)
+    while pending:
+        obj = pending.pop()
         if isinstance(obj, np.ndarray):
             total += obj.nbytes
             count += obj.size
         elif isinstance(obj, list):
             total += sys.getsizeof(obj)
-            for item in obj:
-                walk(item)
+            nested = [item for item in obj if isinstance(item, (list, np.ndarray))]
+            if nested:
+                pending.extend(nested)
+                leaves = [item for item in obj if not isinstance(item, (list, np.ndarray))]
+            else:
+                leaves = obj
+            count += len(leaves)
+            if set(map(type, leaves)) == {float}:  # one size: count the distinct objects
+                floats.update(map(id, leaves))
+            else:
+                numbers.update({id(item): item for item in leaves})
         else:
             count += 1
-            if id(obj) not in seen:
-                seen.add(id(obj))
-                total += sys.getsizeof(obj)
-
-    for a in args:
-        walk(a)
+            numbers[id(obj)] = obj
+    total += sum(map(sys.getsizeof, numbers.values()))
+    total += len(floats - numbers.keys()) * sys.getsizeof(0.0)
     return total / count if count else math.nan
 
 
@@ -452,6 +494,10 @@ def peak_extra_bytes(impl: kernels.Implementation, args: tuple[Any, ...]) -> int
     finally:
         tracemalloc.stop()
     return peak - base
+
+
+#: (case key, size) -> (input bytes per element, peak extra bytes of a call)
+_memory_measured: dict[tuple[tuple[str, str, str, str, int], int], tuple[float, int]] = {}
 
 
 def extra_info(case: Case, args: tuple[Any, ...]) -> dict[str, Any]:
@@ -480,8 +526,10 @@ def extra_info(case: Case, args: tuple[Any, ...]) -> dict[str, Any]:
     if impl.path is not None:
         info["simd_path"] = impl.path
     if spec.measured_size == n:
-        info["input_bytes_per_element"] = bytes_per_element(args)
-        info["peak_extra_bytes"] = peak_extra_bytes(impl, args)
+        key = (_key(case), n)
+        if key not in _memory_measured:  # the fresh-pages case asks again
+            _memory_measured[key] = (bytes_per_element(args), peak_extra_bytes(impl, args))
+        info["input_bytes_per_element"], info["peak_extra_bytes"] = _memory_measured[key]
         # Evidence of the allocator regime that load does not blur: 0 when warm.
         info["minor_faults_per_call"] = allocator.faults_per_call(impl.func, args)
     return info

@@ -119,17 +119,40 @@ def test_a_busy_core_at_small_sizes_does_not_extrapolate_into_a_skip(clock, fres
 
 
 def test_a_case_over_budget_is_skipped_after_two_calls(clock, fresh_budget):
-    impl, calls = _costed(clock, lambda n, i: 6e-7 * n, "slow")  # 0.6 s at n = 1e6
+    impl, calls = _costed(clock, lambda n, i: 4e-7 * n, "slow")  # 0.4 s at n = 1e6
     outcome = _run_ladder(impl)
     assert all(outcome[n] is None for n in QUICK.sizes("sum_of_squares") if n < 1_000_000)
     reason, detail = outcome[1_000_000]
     assert reason == "over_budget"
-    assert "two calls took 0.6 s and 0.6 s" in detail and "'quick'" in detail and "0.25 s" in detail
-    assert calls.count(1_000_000) == 2
+    assert "two calls took 0.4 s and 0.4 s" in detail and "'quick'" in detail and "0.25 s" in detail
+    assert calls.count(1_000_000) == 2  # estimated at 0.4 s, under two budgets: a second call
     # the same case again (the "fresh" allocator regime): skipped on those two calls
     again = _run_ladder(impl)[1_000_000]
     assert again[0] == "over_budget" and "(measured before)" in again[1]
     assert calls.count(1_000_000) == 2
+
+
+def test_one_call_is_enough_where_the_estimate_put_it_beyond_two_budgets(clock, fresh_budget):
+    impl, calls = _costed(clock, lambda n, i: 6e-7 * n, "slower")  # 0.6 s at n = 1e6
+    reason, detail = _run_ladder(impl)[1_000_000]
+    assert reason == "over_budget"
+    assert "one call took 0.6 s (estimated at 0.6 s, fitted to n=" in detail
+    assert calls.count(1_000_000) == 1
+
+
+def test_a_descheduled_call_the_estimate_contradicts_is_called_again(clock, fresh_budget):
+    # 1 ms at 10^6 elements, but its first call there delayed by 30 s
+    late: list[int] = []
+
+    def cost(n: int, i: int) -> float:
+        if n == 1_000_000 and not late:
+            late.append(i)
+            return 30.0
+        return _cheap(n)
+
+    impl, calls = _costed(clock, cost, "late")
+    assert _run_ladder(impl)[1_000_000] is None
+    assert calls.count(1_000_000) >= 2
 
 
 def test_a_case_far_over_budget_is_skipped_without_calling_it(clock, fresh_budget):
@@ -400,3 +423,26 @@ def test_lists_left_out_beyond_the_cache_are_recorded(monkeypatch):
     assert "beyond the last-level cache" in left[0]["detail"]
     assert left[0]["benchmark"] == f"sum_of_squares-python-loop-n{beyond}-C"
     grid._BEYOND.clear()
+
+
+def test_an_estimate_from_long_calls_is_believed_without_probing_closer(clock, fresh_budget):
+    # 1 us an element: 0.52 s at 2^19, and 2^23 estimated at 8.39 s, beyond four
+    # of the full profile's 2 s budgets, from calls long enough to believe
+    full = grid.PROFILES["full"]
+    sizes = (*(n for n in full.sizes("sum_of_squares") if n <= 2**19), 2**23)
+    impl, calls = _costed(clock, lambda n, i: 1e-6 * n, "long")
+    reason, detail = _run_ladder(impl, full, sizes=sizes)[2**23]
+    assert reason == "over_budget" and "one call estimated at 8.39 s" in detail
+    assert set(calls) <= set(sizes), sorted(set(calls) - set(sizes))  # nothing probed between
+
+
+def test_the_benchmark_s_fastest_round_replaces_a_single_call(fresh_budget):
+    impl = kernels.implementation("sum_of_squares", "numpy")
+    case = grid.Case(impl, 1000, "C")
+    harness._measured[harness._key(case)] = {1000: 0.5}  # one slow call
+    stats = type("Stats", (), {"min": 0.001})()
+    benchmark = type("Fixture", (), {"stats": type("Metadata", (), {"stats": stats})()})()
+    harness.keep_fastest(case, benchmark)
+    assert harness._measured[harness._key(case)][1000] == 0.001
+    harness.keep_fastest(case, type("Disabled", (), {"stats": None})())
+    assert harness._measured[harness._key(case)][1000] == 0.001
