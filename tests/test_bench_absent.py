@@ -446,3 +446,20 @@ def test_the_benchmark_s_fastest_round_replaces_a_single_call(fresh_budget):
     assert harness._measured[harness._key(case)][1000] == 0.001
     harness.keep_fastest(case, type("Disabled", (), {"stats": None})())
     assert harness._measured[harness._key(case)][1000] == 0.001
+
+
+def test_a_case_estimated_over_budget_is_checked_at_the_next_size_first(clock, fresh_budget):
+    # 1 us per element, six times that at the powers of two from 1024 (a cache
+    # cliff): 2048 is estimated at 4.2 s from 512 and 1000, within four of the
+    # full profile's 2 s budgets, but would take 25 s; a probe at 1024 shows it
+    full = grid.PROFILES["full"]
+
+    def cost(n: int, i: int) -> float:
+        cliff = n >= 1024 and n & (n - 1) == 0
+        return (6e-6 if cliff else 1e-6) * n * n
+
+    impl, calls = _costed(clock, cost, "cliff", kernel="row_sums")
+    sizes = (*(n for n in full.sizes("row_sums") if n <= 512), 1000, 2048)
+    reason, detail = _run_ladder(impl, full, sizes=sizes)[2048]
+    assert reason == "over_budget" and "one call estimated at" in detail, detail
+    assert 1024 in calls and 2048 not in calls
