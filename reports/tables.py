@@ -24,6 +24,8 @@ class Table:
     rows: list[list[str]]
     note: str = ""
     anchor: str = field(default="")
+    #: What the report says instead when there are no rows.
+    empty: str = "nothing to show in this run"
 
 
 def _run_cols(runs: list[Run], names: list[str]) -> list[str]:
@@ -362,6 +364,19 @@ def overhead_table(runs: list[Run]) -> Table:
         anchor="overhead")
 
 
+def _no_regimes(runs: list[Run]) -> str:
+    """Why no benchmark of ``runs`` was timed with fresh pages, as far as they tell."""
+    from bench.grid import PROFILES  # the profiles say which time fresh pages
+
+    without = sorted({r.profile for r in runs if r.profile in PROFILES
+                      and not PROFILES[r.profile].fresh_pages})
+    if without:
+        names = " and ".join(f"'{p}'" for p in without)
+        return (f"not timed: the {names} profile does not time fresh pages; the quick and "
+                "full profiles do (`vecbench run --profile full`)")
+    return "no benchmark of this run was timed with fresh pages"
+
+
 def regime_table(runs: list[Run], results: list[Analysis]) -> Table:
     """The kernels that allocate, timed with warm memory and with fresh pages."""
     keys = list(dict.fromkeys((p.kernel, p.backend, p.variant, p.size, p.layout)
@@ -386,6 +401,7 @@ def regime_table(runs: list[Run], results: list[Analysis]) -> Table:
         ["kernel", "implementation", "n",
          *_run_cols(runs, ["warm memory", "fresh pages", "fresh / warm"])],
         rows,
+        empty=_no_regimes(runs),
         note="Every implementation whose call allocates at least a page (its result or "
              "temporaries), at its memory size, in the two allocator regimes a program meets. "
              "Warm: the blocks a call frees are reused by the next call, pages already mapped "

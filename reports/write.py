@@ -138,7 +138,7 @@ def markdown_table(table: Table) -> str:
     """A GitHub-flavoured Markdown table with its title and note."""
     lines = [f"### {_md(table.title)}", ""]
     if not table.rows:
-        return "\n".join([*lines, "_nothing to show in this run_", ""])
+        return "\n".join([*lines, f"_{_md_with_code(table.empty)}_", ""])
     lines.append("| " + " | ".join(map(_md_cell, table.header)) + " |")
     lines.append("|" + "|".join("---" for _ in table.header) + "|")
     lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in table.rows]
@@ -229,7 +229,7 @@ def html_table(table: Table) -> str:
     """An HTML table with its title and note."""
     parts = [f'<h3 id="{table.anchor}">{_text(table.title)}</h3>']
     if not table.rows:
-        return parts[0] + "<p><em>nothing to show in this run</em></p>"
+        return parts[0] + f"<p><em>{_html_with_code(table.empty)}</em></p>"
     parts.append("<table><thead><tr>" + "".join(f"<th>{_text(h)}</th>"
                                                  for h in table.header) + "</tr></thead><tbody>")
     parts += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"

@@ -7,7 +7,7 @@ import copy
 import pytest
 from test_report_helpers import synthetic_run, write_run
 
-from reports import compute, conditions, pipeline, tables
+from reports import compute, conditions, pipeline, tables, write
 from reports.load import load_run
 
 WARM = {"M_MMAP_THRESHOLD": 33554432, "M_TRIM_THRESHOLD": 1073741824}
@@ -197,3 +197,18 @@ def test_a_coarse_core_count_needs_a_cpu_wait_to_mark(tmp_path, wait, marked):
     two = [t for t in run.steady if t.threads == 2]
     assert two and all(bool(d.mark(t)) is marked for t in two)
     assert (d.warning is not None) is marked
+
+
+def test_an_empty_regime_table_says_why(tmp_path):
+    doc = _with_state(synthetic_run(), 0.0)
+    doc["vecbench"]["profile"] = "first"
+    run = pipeline.load([write_run(tmp_path / "run.json", doc)])[0]
+    table = tables.regime_table([run], [compute.analyse(run)])
+    assert not table.rows
+    assert "the 'first' profile does not time fresh pages" in table.empty
+    assert "profile does not time fresh pages" in write.markdown_table(table)
+    assert "<code>vecbench run --profile full</code>" in write.html_table(table)
+    doc["vecbench"]["profile"] = "quick"
+    run = pipeline.load([write_run(tmp_path / "run.json", doc)])[0]
+    assert tables.regime_table([run], [compute.analyse(run)]).empty == \
+        "no benchmark of this run was timed with fresh pages"
