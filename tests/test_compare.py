@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from reports import compare, gate_check
 from reports.load import ReportError
@@ -38,6 +39,21 @@ def test_by_runs_welch_when_counts_differ():
     rng = np.random.default_rng(3)
     ratio, low, high, p = compare.by_runs(_rounds(1.0, 3, rng), _rounds(2.0, 5, rng))
     assert ratio == pytest.approx(2.0, rel=0.05) and p < 0.01 and low < 2.0 < high
+
+
+def test_one_disturbed_pass_neither_hides_nor_makes_a_verdict():
+    rng = np.random.default_rng(6)
+    base = _rounds(1e-3, 6, rng, 0.03)
+    slow = base * 1.3 * np.exp(rng.normal(0, 0.02, 6))
+    slow[2] *= 3.0  # one pass of the new side descheduled
+    ratio, low, high, p = compare.by_runs(base, slow)
+    assert 1.25 < ratio < 1.4 and low < ratio < high
+    assert p < 0.002  # Benjamini-Hochberg's cut for one of five at 0.01
+    d = np.log(slow / base)  # a plain paired t-test would have missed it
+    assert stats.t.sf(d.mean() / (d.std(ddof=1) / np.sqrt(6)), 5) > 0.002
+    same = base * np.exp(rng.normal(0, 0.02, 6))
+    same[4] *= 3.0
+    assert compare.by_runs(base, same)[3] > 0.01
 
 
 def test_small_significant_change_is_not_a_regression():
