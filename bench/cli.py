@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from bench.slice_options import REPEATABLE, SLICE_OPTIONS
+
 PROG = "vecbench"
 #: Exit statuses (see the module's docstring).
 OK, FAILED, BAD_USAGE, BUG, INTERRUPTED = 0, 1, 2, 3, 130
@@ -339,15 +341,9 @@ def _add_run_options(parser: argparse.ArgumentParser, profile: bool = True) -> N
         parser.add_argument("--profile", choices=PROFILES, default=RUN_PROFILE,
                             help=f"sizes and timing settings (default: {RUN_PROFILE}); "
                                  "'first' is the first look, 'quick' CI's")
-    parser.add_argument("--kernel", action="append", metavar="K[,K...]",
-                        help="only these kernels (repeatable)")
-    parser.add_argument("--backend", action="append", metavar="B[,B...]",
-                        help="only these backends: python, numpy, numba, cython (repeatable)")
-    parser.add_argument("--variant", action="append", metavar="V[,V...]",
-                        help="only these variants (repeatable)")
-    parser.add_argument("--sizes", metavar="SPEC",
-                        help="'1e3..1e7': the profile's sizes within that range; "
-                             "'1000,4096,1e6': exactly these sizes")
+    for name, (metavar, text) in SLICE_OPTIONS.items():
+        parser.add_argument(f"--{name}", metavar=metavar, help=text,
+                            action="append" if name in REPEATABLE else "store")
     parser.add_argument("--kernels", action="extend", nargs="+", metavar="SOURCE",
                         help="a .py file or an importable module defining SPECS and "
                              "IMPLEMENTATIONS (repeatable); without --kernel, only its kernels "

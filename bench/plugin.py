@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bench.grid import DEFAULT_PROFILE, PROFILES, Profile, Selection
+from bench.slice_options import REPEATABLE, SLICE_OPTIONS
 
 GROUP = "vecbench"
 
@@ -57,15 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="benchmark profile: 'first' (the first look, under 3 min), 'quick' (CI) or "
              "'full' (default, under 10 min)",
     )
-    group.addoption("--vb-kernel", action="append", metavar="K[,K...]",
-                    help="only these kernels (default: all, or those of --vb-kernels)")
-    group.addoption("--vb-backend", action="append", metavar="B[,B...]",
-                    help="only these backends: python, numpy, numba, cython")
-    group.addoption("--vb-variant", action="append", metavar="V[,V...]",
-                    help="only these variants, e.g. loop,vectorized")
-    group.addoption("--vb-sizes", metavar="SPEC",
-                    help="sizes: '1e3..1e7' (the profile's sizes within the range) or "
-                         "'1000,4096,1e6' (exactly these)")
+    for name, (metavar, text) in SLICE_OPTIONS.items():
+        group.addoption(f"--vb-{name}", metavar=metavar, help=text,
+                        action="append" if name in REPEATABLE else "store")
     group.addoption("--vb-kernels", action="append", default=[], metavar="SOURCE",
                     help="external kernels: a .py path or an importable module name "
                          "(repeatable); without --vb-kernel only their kernels run")
