@@ -73,6 +73,11 @@ class Profile:
     gemm_rounds: int = 3  # rounds of the dgemm probes
     #: A probe with several candidate loops times each this many times to pick one.
     fastest_of: int = 5
+    #: At most this share of the run's time is spent waiting for the machine's
+    #: pace before a benchmark's rounds (bench/pace.py): the runs that are
+    #: compared one against one (quick) wait the most; the full profile must
+    #: stay under 10 minutes.
+    pace_wait: float = 0.1
 
     def sizes(self, kernel: str) -> tuple[int, ...]:
         """The sizes of ``kernel`` in this profile: its spec's ladder for the
@@ -124,6 +129,7 @@ PROFILES: dict[str, Profile] = {
         ceiling_passes=("first",),
         ceiling_rounds=3,
         gemm_rounds=2,
+        pace_wait=0.5,
     ),
     # Every implementation over the whole ladders, under 10 minutes on a 2-core
     # machine.  Its ladders reach 2^24 elements and 4096^2 (128 MiB), beyond
@@ -150,6 +156,7 @@ PROFILES: dict[str, Profile] = {
         # The bandwidth a shared machine gives moves over minutes: measured
         # before and after everything else.
         ceiling_passes=("first", "last"),
+        pace_wait=0.03,
     ),
 }
 DEFAULT_PROFILE = "full"

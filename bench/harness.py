@@ -27,7 +27,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import kernels
-from bench import allocator, state
+from bench import allocator, pace, state
 from bench.grid import MEMORY_SHARE, Case, Profile
 
 
@@ -90,18 +90,28 @@ def blas_threads() -> int:
 
 @contextmanager
 def state_recorded(benchmark: Any) -> Iterator[None]:
-    """Record the machine's state over a benchmark's rounds in ``extra_info["state"]``.
+    """Wait for the machine's pace, then record its state over a benchmark's rounds
+    in ``extra_info["state"]``.
 
-    ``{other_cpu, steal, load1, running}`` (bench/state.py): cores other
-    processes used meanwhile, the fraction of CPU time stolen, the 1-minute
-    load at the end, the most runnable processes seen; None where unreadable.
-    Wrap only the ``benchmark(...)`` call: the readings are outside its timing.
+    ``{other_cpu, steal, cpu_wait, load1, running}`` (bench/state.py): cores
+    other processes used meanwhile, the fraction of CPU time stolen, the share
+    of time a task waited for a CPU, the 1-minute load at the end, the most
+    runnable processes seen; None where unreadable.  ``{pace_before,
+    pace_after, waited}`` (bench/pace.py): how much slower than its recent best
+    the machine ran a fixed workload before and after the rounds, and the
+    seconds waited beforehand for it to return within ``pace.SLOW``.  Wrap only
+    the ``benchmark(...)`` call: the readings are outside its timing.
     """
+    run_pace = pace.session()
+    before_pace, waited = run_pace.settle()
     before = state.snapshot(with_mhz=False)
     try:
         yield
     finally:
-        benchmark.extra_info["state"] = state.between(before, state.snapshot(with_mhz=False))
+        recorded = state.between(before, state.snapshot(with_mhz=False))
+        recorded.update(pace_before=round(before_pace, 3),
+                        pace_after=round(run_pace.after(), 3), waited=waited)
+        benchmark.extra_info["state"] = recorded
 
 
 # --------------------------------------------------------------------------

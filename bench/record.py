@@ -45,7 +45,7 @@ from typing import Any
 import pytest
 
 import kernels
-from bench import grid, harness, state
+from bench import grid, harness, pace, state
 from bench.grid import (
     BANDWIDTH_CEILINGS,
     Case,
@@ -90,6 +90,7 @@ class SessionRecord:
         self.selection = selection or grid.EVERYTHING
         self.sampler = state.Sampler()
         self.sampler.sample("before")
+        self.pace = pace.start(profile.pace_wait)
         self.absent: dict[str, dict[str, Any]] = {}  # nodeid -> entry
         self.measures: set[str] = set()  # the measures this session selected
         self._cases: dict[str, Case] | None = None
@@ -246,6 +247,7 @@ class SessionRecord:
             "kernels": {k: kernels.spec(k).facts() for k in self.selection.selected_kernels()},
             "beyond_cache": self.beyond_cache(),
             "state": self.sampler.record(),
+            "pace": self.pace.record(),
             "absent": absent + self.not_in_profile(),
         })
 

@@ -9,9 +9,11 @@ For each kernel and each regime the run declared (``vecbench.allocator``),
 starts a fresh Python process with the regime's ``MALLOC_*`` environment
 variables (bench/allocator.py) and the benchmark's thread count (OpenMP,
 OpenBLAS, MKL and Numba), builds the spec's seeded inputs there, times the
-same call with ``timeit`` (autorange, several repeats, median per call), and
-prints a Markdown table beside the run's median of the benchmark with that
-kernel, implementation, size and regime.
+same call with ``timeit`` (autorange, several repeats, median per call; each
+repeat begun, as the harness begins a benchmark's rounds, once the machine is
+back at its recent best pace: bench/pace.py), and prints a Markdown table
+beside the run's median of the benchmark with that kernel, implementation,
+size and regime.
 
 Each target is timed in ``--processes`` fresh processes (3 by default), taken
 in turn, and compared by the median of their medians: on the 2-core VM this
@@ -47,10 +49,13 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
                     "NUMBA_NUM_THREADS")
 
 # Runs in the child: seeded inputs built under the regime, one untimed call
-# (Numba compiles; the harness also calls once before timing), then timeit.
+# (Numba compiles; the harness also calls once before timing), then timeit,
+# each repeat begun as the harness begins a benchmark's rounds: with the
+# machine back at its recent best pace (bench/pace.py).
 _CHILD = """
 import json, statistics, sys, timeit
 import kernels
+from bench import pace
 kernel, backend, variant, n, layout, path, repeat = sys.argv[1:8]
 impl = kernels.implementation(kernel, backend, variant, path or None)
 args = impl.prepare(kernels.spec(kernel).inputs(int(n), layout))
@@ -58,7 +63,12 @@ func = impl.func
 func(*args)
 timer = timeit.Timer(lambda: func(*args))
 number, _ = timer.autorange()
-totals = timer.repeat(repeat=int(repeat), number=number)
+machine = pace.Pace(share=1.0)
+machine.reading()
+totals = []
+for _ in range(int(repeat)):
+    machine.settle()
+    totals.append(timer.timeit(number))
 faults = None
 try:
     import resource

@@ -46,10 +46,14 @@ not a round, so how the test is made depends on what is given:
   comparison) is reported as **too noisy to judge in one run**, never as
   unchanged; so is every benchmark whose rounds the machine's load disturbed
   on either side (the state each run records: other processes on the cores
-  it needed, or stolen time; :func:`reports.conditions.load_mark`), and
+  it needed, stolen time, or a spell of a slower machine that its pace
+  probe saw, bench/pace.py; :func:`reports.conditions.load_mark`), and
   every multi-threaded one of a run that recorded no state (one descheduled
   thread stalls the others: A/A runs on a shared 2-core machine differed by
-  up to 6500x).  What it cannot see: a slowdown shared by most neighbours of a
+  up to 6500x).  These are left out of the null: a spell of a slower
+  machine moves a benchmark 1.3-1.9x and would widen every other's spread
+  (measured on the 2-core VM: at its best pace a benchmark's log time varied
+  by 0.02 sd, over all its spells by 0.15-0.23).  What it cannot see: a slowdown shared by most neighbours of a
   benchmark (a whole kernel at every backend) looks like a busy machine; the
   interleaved runs of ``make ci-bench`` see it.  A side of several runs takes
   the median over its runs.
@@ -639,7 +643,15 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
                                     ratio, low, high, p, method=METHOD_RUNS))
         else:
             null_keys.append(key)
-    threaded = {base[k][0]: _disturbed(base, new, k) for k in null_keys}
+    # A disturbed benchmark is left out of the null: its ratio measures the
+    # machine, and a spell of a slower machine would widen every other's spread.
+    why = {k: _disturbed(base, new, k) for k in null_keys}
+    for k in null_keys:
+        if why[k] is not None:
+            a, b = _fast_of(base[k][1]), _fast_of(new[k][1])
+            rows.append(Row(base[k][0], k[0], "noisy", a, b, b / a,
+                            note=f"too noisy to judge in one run: {why[k]}", method=METHOD_NULL))
+    null_keys = [k for k in null_keys if why[k] is None]
     null_rows: list[Row] = []
     if null_keys:
         fast_a = np.array([_fast_of(base[k][1]) for k in null_keys])
@@ -649,7 +661,7 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
             np.array([math.hypot(median_se(np.concatenate(base[k][1])),
                                  median_se(np.concatenate(new[k][1]))) for k in null_keys]),
             [_class(k, a) for k, a in zip(null_keys, fast_a, strict=True)])
-    rows += judge(by_runs_rows, settings) + judge(null_rows, settings, threaded)
+    rows += judge(by_runs_rows, settings) + judge(null_rows, settings)
     order = {v: i for i, v in enumerate(VERDICTS)}
     rows.sort(key=lambda r: (order[r.verdict], -(r.ratio or 0.0), r.benchmark))
     return rows
@@ -689,21 +701,18 @@ def _disturbed(base: Side, new: Side, key: Key) -> str | None:
     return None
 
 
-def judge(group: list[Row], settings: Settings,
-          threaded: dict[str, str | None] | None = None) -> list[Row]:
+def judge(group: list[Row], settings: Settings) -> list[Row]:
     """Verdicts of one method's rows: Benjamini-Hochberg over the group, then
-    :func:`_judge` (``threaded``: per benchmark id, why one run a side cannot
-    judge it, see :func:`_disturbed`)."""
+    :func:`_judge`."""
     if not group:
         return []
     qs = bh_adjust([r.p for r in group])
     cut = bonferroni_z(settings.alpha, len(group))
-    return [_judge(r, float(q), settings, cut, (threaded or {}).get(r.benchmark))
+    return [_judge(r, float(q), settings, cut)
             for r, q in zip(group, qs, strict=True)]
 
 
-def _judge(r: Row, q: float, settings: Settings, cut: float,
-           threaded: str | None = None) -> Row:
+def _judge(r: Row, q: float, settings: Settings, cut: float) -> Row:
     threshold = settings.threshold_for(r.kernel)
     significant = q <= settings.alpha
     assert r.ratio is not None
@@ -714,10 +723,7 @@ def _judge(r: Row, q: float, settings: Settings, cut: float,
         relative = r.ratio / r.shift  # against what its neighbours did
         if _verdict(relative, significant, threshold) != verdict:
             verdict = "unchanged"
-        if threaded:
-            verdict = "noisy"
-            note = f"too noisy to judge in one run: {threaded}"
-        elif verdict == "unchanged" and math.log(2) < (cut + Z_POWER) * r.spread:
+        if verdict == "unchanged" and math.log(2) < (cut + Z_POWER) * r.spread:
             verdict = "noisy"
             note = (f"too noisy to judge in one run: runs here differ by "
                     f"+-{math.expm1(r.spread):.0%} (1 sd), a 2x would not stand out")
@@ -750,7 +756,8 @@ def markdown(rows: list[Row], settings: Settings, method: str | None = None) -> 
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
-        ratio = "" if r.ratio is None else f"{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]"
+        ratio = ("" if r.ratio is None else f"{r.ratio:.3f}" if r.low is None or r.high is None
+                 else f"{r.ratio:.3f} [{r.low:.3f}, {r.high:.3f}]")
         shift = "" if r.shift is None else f"{r.shift:.3f}"
         p = "" if r.p is None else f"{r.p:.2g}"
         q = "" if r.q is None else f"{r.q:.2g}"

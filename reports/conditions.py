@@ -44,6 +44,13 @@ CPU_WAIT = 0.05
 #: SPREAD_FLOOR, is marked.
 SPREAD_FACTOR = 5.0
 SPREAD_FLOOR = 0.25
+#: Share of a run's benchmarks marked by the pace above which the run is
+#: reported as disturbed (a few are marked in most runs of a shared host).
+PACE_RUN_SHARE = 0.1
+#: A pace (bench/pace.py) above this, before or after a benchmark's rounds,
+#: marks it: the machine ran a fixed workload this many times slower than its
+#: recent best, which on a shared host neither load nor steal shows.
+PACE_SLOW = 1.15
 
 
 # --------------------------------------------------------------------------
@@ -177,7 +184,21 @@ def load_mark(t: Timing, cores: int) -> str | None:
                        f"({own} of its own, {free} left free{waited})")
     if t.steal is not None and t.steal > STEAL:
         reasons.append(f"the hypervisor stole {t.steal:.0%} of CPU time")
+    if slowed(t):
+        reasons.append(f"the machine ran {_pace(t):.2f}x slower than its recent best "
+                       f"{'before' if (t.pace_before or 0) > PACE_SLOW else 'after'} its rounds "
+                       f"(a fixed workload timed before and after them)")
     return "; ".join(reasons) or None
+
+
+def _pace(t: Timing) -> float:
+    return max(p for p in (t.pace_before, t.pace_after, 1.0) if p is not None)
+
+
+def slowed(t: Timing) -> bool:
+    """Whether the machine's pace (bench/pace.py) was slow just before or just after
+    ``t``'s rounds: a spell of a slower machine covered them."""
+    return _pace(t) > PACE_SLOW
 
 
 def _mark(t: Timing, cores: int, typical_spread: float) -> str | None:
@@ -209,6 +230,7 @@ def disturbance(run: Run) -> Disturbance:
     steal = _mean([s.steal for s in samples if s.steal is not None])
     load1 = max((s.load1 for s in run.state if s.load1 is not None), default=None)
     by_load = [t for t in timings if crowded(t, cores)]
+    by_pace = [t for t in timings if slowed(t)]
     reasons = []
     if busy is not None and busy > RUN_BUSY_CORES:
         reasons.append(f"other processes used {busy:.1f} of {cores} cores on average while it "
@@ -218,6 +240,10 @@ def disturbance(run: Run) -> Disturbance:
     if by_load:
         reasons.append(f"{len(by_load)} benchmarks ran while other processes used more cores "
                        f"than they left free")
+    if by_pace and len(by_pace) > PACE_RUN_SHARE * len(timings):
+        reasons.append(f"{len(by_pace)} of {len(timings)} benchmarks ran while the machine was "
+                       f"up to {max(_pace(t) for t in by_pace):.1f}x slower than its recent best "
+                       f"(a fixed workload timed around each; no load or steal shows this)")
     warning = None
     if reasons:
         warning = ("This run was measured on a busy machine: " + "; ".join(reasons)

@@ -97,6 +97,12 @@ class Timing:
     cpu_wait: float | None = None
     load1: float | None = None
     running: int | None = None
+    #: The machine's pace around its rounds (bench/pace.py): how many times
+    #: longer than its recent best a fixed workload took just before and just
+    #: after them, and the seconds waited beforehand for it.  None: not recorded.
+    pace_before: float | None = None
+    pace_after: float | None = None
+    waited: float | None = None
 
     @property
     def impl(self) -> tuple[str, str]:
@@ -571,6 +577,9 @@ def _steady(bench: _Fields, info: _Fields, allocator: Allocator | None) -> Timin
         cpu_wait=None if state is None else state.number("cpu_wait", None, high=1.0),
         load1=None if state is None else state.number("load1", None, high=1e6),
         running=None if state is None else state.integer("running", None, high=10**7),
+        pace_before=None if state is None else state.number("pace_before", None, high=1e6),
+        pace_after=None if state is None else state.number("pace_after", None, high=1e6),
+        waited=None if state is None else state.number("waited", None, high=1e6),
     )
 
 

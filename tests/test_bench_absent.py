@@ -358,8 +358,13 @@ def test_a_saved_run_lists_what_it_did_not_measure_and_the_machine_state(tmp_pat
     assert {n for v, n in measured if v == "vectorized"} == sizes
     for b in steady:
         assert set(b["extra_info"]["state"]) == {"other_cpu", "steal", "cpu_wait", "load1",
-                                                    "running"}
+                                                    "running", "pace_before", "pace_after",
+                                                    "waited"}
+        assert b["extra_info"]["state"]["pace_before"] >= 1.0
 
+    paced = vecbench["pace"]
+    assert paced["probes"] >= 2 * len(steady) and paced["reference_seconds"] > 0
+    assert paced["share"] == QUICK.pace_wait
     machine = vecbench["state"]
     assert machine["cpu_count"] == os.cpu_count()
     phases = [s["phase"] for s in machine["samples"]]

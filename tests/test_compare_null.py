@@ -367,3 +367,41 @@ def test_rounds_disturbed_on_either_side_are_not_judged():
     stalled = rows["magnitude-numba-loop-n1-C-t2"]
     assert stalled.verdict == "noisy" and "disturbed during its rounds" in stalled.note
     assert busy in stalled.note
+
+
+def test_spells_of_a_slower_machine_are_left_out_of_the_null(tmp_path, capsys):
+    """A quarter of the new run's benchmarks ran in spells 1.3-1.9x slower, as the
+    pace marked them (bench/pace.py); one unmarked benchmark is doubled.  Left in
+    the null, the spells widen every spread until nothing can be judged; left out,
+    the doubled one is named and the marked ones are "too noisy", never "worse"."""
+    grid = _grid(n_heavy_tailed=0, seed=7)
+    rng = np.random.default_rng(7)
+    base_doc = _run_doc(grid, rng)
+    slowed = {int(i) for i in rng.choice(len(grid), len(grid) // 4, replace=False)}
+    target = next(i for i in range(len(grid)) if i not in slowed and i > 10)
+    scale = {i: float(rng.uniform(1.3, 1.9)) for i in slowed} | {target: 2.0}
+    new_doc = _run_doc(grid, rng, scale)
+
+    def paced(doc: dict, marked: bool) -> dict:
+        doc = json.loads(json.dumps(doc))
+        for i, b in enumerate(doc["benchmarks"]):
+            slow = scale.get(i, 1.0) if marked and i in slowed else 1.0
+            b["extra_info"]["state"] = {"other_cpu": 0.0, "steal": 0.0, "pace_before": 1.02,
+                                        "pace_after": round(slow, 3), "waited": 0.0}
+        return doc
+
+    base = _write(tmp_path / "a.json", paced(base_doc, marked=False))
+    unmarked = _write(tmp_path / "u.json", paced(new_doc, marked=False))
+    rows = compare.compare(compare.runs_of([Path(base)]), compare.runs_of([Path(unmarked)]),
+                           compare.Settings())
+    assert not any(r.verdict == "worse" and r.benchmark == _bid(grid[target]) for r in rows)
+
+    marked = _write(tmp_path / "m.json", paced(new_doc, marked=True))
+    assert compare.main([base, marked, "--config", str(tmp_path / "none.toml")]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("REGRESSION: 1 of") and _bid(grid[target]) in last
+    rows = {r.benchmark: r for r in compare.compare(
+        compare.runs_of([Path(base)]), compare.runs_of([Path(marked)]), compare.Settings())}
+    for i in slowed:
+        r = rows[_bid(grid[i])]
+        assert r.verdict == "noisy" and "slower than its recent best after its rounds" in r.note

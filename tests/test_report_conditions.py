@@ -212,3 +212,48 @@ def test_an_empty_regime_table_says_why(tmp_path):
     run = pipeline.load([write_run(tmp_path / "run.json", doc)])[0]
     assert tables.regime_table([run], [compute.analyse(run)]).empty == \
         "no benchmark of this run was timed with fresh pages"
+
+
+def _paced(doc: dict, paces: list[tuple[float, float]]) -> dict:
+    """``doc`` with the pace (before, after) of its steady benchmarks, cycled."""
+    for i, b in enumerate(_steady(doc)):
+        before, after = paces[i % len(paces)]
+        b["extra_info"]["state"].update(pace_before=before, pace_after=after, waited=0.1)
+    return doc
+
+
+def test_a_slower_machine_around_the_rounds_marks_the_benchmark(tmp_path):
+    doc = _paced(_with_state(synthetic_run(), 0.0), [(1.0, 1.02), (1.0, 1.6), (1.4, 1.0)])
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    d = conditions.disturbance(run)
+    for t in run.steady:
+        why = d.mark(t)
+        if max(t.pace_before, t.pace_after) > conditions.PACE_SLOW:
+            side = "after" if t.pace_after > t.pace_before else "before"
+            assert why is not None and f"slower than its recent best {side} its rounds" in why
+        else:
+            assert why is None
+    # Two in three benchmarks slowed: the run warns, naming how many and how slow.
+    assert d.warning is not None and "slower than its recent best" in d.warning
+    assert "up to 1.6x" in d.warning
+
+
+def test_a_few_slowed_benchmarks_mark_them_without_a_warning(tmp_path):
+    doc = _with_state(synthetic_run(), 0.0)
+    _paced(doc, [(1.0, 1.0)])
+    _steady(doc)[0]["extra_info"]["state"]["pace_after"] = 1.5
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    d = conditions.disturbance(run)
+    assert sum(d.mark(t) is not None for t in run.steady) == 1
+    assert d.warning is None
+
+
+@pytest.mark.parametrize("field,value", [("pace_before", -1.0), ("pace_after", float("inf")),
+                                         ("waited", "1 s")])
+def test_a_bad_pace_reading_is_one_line(tmp_path, field, value):
+    from reports.load import ReportError
+
+    doc = _with_state(synthetic_run(), 0.0)
+    _steady(doc)[0]["extra_info"]["state"][field] = value
+    with pytest.raises(ReportError, match=field):
+        load_run(write_run(tmp_path / "run.json", doc))
