@@ -53,9 +53,10 @@ not a round, so how the test is made depends on what is given:
   up to 6500x).  These are left out of the null: a spell of a slower
   machine moves a benchmark 1.3-1.9x and would widen every other's spread
   (measured on the 2-core VM: at its best pace a benchmark's log time varied
-  by 0.02 sd, over all its spells by 0.15-0.23).  What it cannot see: a slowdown shared by most neighbours of a
-  benchmark (a whole kernel at every backend) looks like a busy machine; the
-  interleaved runs of ``make ci-bench`` see it.  A side of several runs takes
+  by 0.02 sd, over all its spells by 0.15-0.23).  What it cannot see: a
+  slowdown shared by most neighbours of a benchmark (a whole kernel at every
+  backend) looks like a busy machine; the interleaved runs of ``make
+  ci-bench`` see it.  A side of several runs takes
   the median over its runs.
 
 Exit status: 1 when any benchmark regressed, 0 otherwise, 2 on unusable input
