@@ -156,7 +156,7 @@ PROFILES: dict[str, Profile] = {
         # The bandwidth a shared machine gives moves over minutes: measured
         # before and after everything else.
         ceiling_passes=("first", "last"),
-        pace_wait=0.03,
+        pace_wait=0.01,
     ),
 }
 DEFAULT_PROFILE = "full"

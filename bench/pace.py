@@ -2,8 +2,8 @@
 
 On a shared host the machine can run a benchmark 1.3 to 1.9 times slower for
 seconds at a time while nothing in the guest shows it: no load, no stolen
-time, the same clock (measured on a 2-vCPU VM: a second core's tenant on the
-host).  A run of a few hundred benchmarks meets several such spells, and
+time, the same clock (measured on a 2-vCPU VM; presumably another tenant of
+the same physical core).  A run of a few hundred benchmarks meets several such spells, and
 every benchmark timed inside one looks like a slow method; two runs of
 identical code then differ by up to 1.8x here and there.
 

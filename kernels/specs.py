@@ -69,6 +69,35 @@ RELATIONS = ("same_length", "inner_dims")
 LAYOUTS = ("C", "F")
 
 
+#: Bytes of a cache line: where every input array starts.
+CACHE_LINE = 64
+
+
+def cache_line_aligned(a: Any) -> Any:
+    """``a`` itself when it starts on a cache line (or is no contiguous array),
+    else a copy that does, in the same layout.
+
+    NumPy's arrays start wherever malloc put them: 16 bytes apart, so one
+    process's inputs may start on a cache line and the next's not.  A wide
+    SIMD loop over a misaligned array splits every other load across two
+    lines; measured on an AVX-512 machine, sum_of_squares' unrolled loops at
+    n = 100,000 took 6.8 us in one process and 12.2 us in the next.
+    """
+    if not isinstance(a, np.ndarray) or a.ctypes.data % CACHE_LINE == 0:
+        return a
+    if a.flags.c_contiguous:
+        order = "C"
+    elif a.flags.f_contiguous:
+        order = "F"
+    else:
+        return a
+    raw = np.empty(a.nbytes + CACHE_LINE, dtype=np.uint8)
+    start = (-raw.ctypes.data) % CACHE_LINE
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape, order=order)
+    out[...] = a
+    return out
+
+
 @dataclass(frozen=True)
 class Param:
     """A kernel argument: its name and the array kind it must be.
@@ -180,7 +209,8 @@ class KernelSpec:
         }
 
     def inputs(self, n: int, layout: str = "C", seed: int = 0) -> tuple[np.ndarray, ...]:
-        """Seeded float64 inputs of size ``n`` in ``layout`` ("C" or "F").
+        """Seeded float64 inputs of size ``n`` in ``layout`` ("C" or "F"),
+        each starting on a cache line (see :func:`cache_line_aligned`).
 
         The same ``(n, seed)`` gives the same values in every layout.
         """
@@ -191,7 +221,7 @@ class KernelSpec:
         if n < 0:
             raise ValueError(f"{self.name}: size must be >= 0, got {n}")
         rng = np.random.default_rng([seed, n])
-        return self.make_inputs(n, rng, layout)
+        return tuple(cache_line_aligned(a) for a in self.make_inputs(n, rng, layout))
 
     # -- argument checks -------------------------------------------------
     def _arity(self, args: tuple[Any, ...]) -> None:

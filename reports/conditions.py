@@ -269,4 +269,10 @@ def state_text(run: Run, d: Disturbance) -> str:
     mhz = [s.mhz for s in run.state if s.mhz is not None]
     if mhz:
         parts.append(f"{min(mhz):,.0f}-{max(mhz):,.0f} MHz")
+    if run.pace is not None:
+        p = run.pace
+        parts.append(f"waited {p.waited_seconds:.0f} s for the machine's pace before "
+                     f"{p.benchmarks_waited} benchmarks"
+                     + (f", {p.benchmarks_begun_slow} began before it returned"
+                        if p.benchmarks_begun_slow else ""))
     return ("disturbed: " if d.warning else "quiet: ") + ", ".join(parts or ["no readings"])

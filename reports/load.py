@@ -191,6 +191,16 @@ class Allocator:
     why: str | None = None  # why it was not controlled
 
 
+@dataclass(frozen=True)
+class PaceRecord:
+    """What the run spent waiting for the machine's pace (``vecbench.pace``, bench/pace.py)."""
+
+    waited_seconds: float
+    benchmarks_waited: int
+    benchmarks_begun_slow: int  # began while the pace was still slow (wait or budget spent)
+    share: float  # the largest share of the run's time it could spend waiting
+
+
 #: Where a kernel's facts come from: the run's own record, the built-in spec
 #: (a run saved before the record existed), or derived from the timings.
 FACT_SOURCES = ("run", "spec", "derived")
@@ -291,6 +301,8 @@ class Run:
     #: Per kernel, why the profile could add no size beyond the last-level cache
     #: (or only a capped one), as recorded in ``vecbench.beyond_cache``.
     beyond_cache: dict[str, str] = field(default_factory=dict)
+    #: The time spent waiting for the machine's pace (None: not recorded).
+    pace: PaceRecord | None = None
 
 
 # --------------------------------------------------------------------------
@@ -837,6 +849,19 @@ def _vecbench(doc: _Fields) -> tuple[str, Allocator | None, int | None, list[Sta
     return profile, allocator, count, samples, absent, selection, recorded, beyond
 
 
+def _pace(doc: _Fields) -> PaceRecord | None:
+    """The run's ``vecbench.pace``, checked; None when not recorded."""
+    top = doc.sub("vecbench", None)
+    pace = None if top is None else top.sub("pace", None)
+    if pace is None:
+        return None
+    return PaceRecord(waited_seconds=pace.number("waited_seconds", high=1e7),
+                      benchmarks_waited=pace.integer("benchmarks_waited", low=0, high=10**9),
+                      benchmarks_begun_slow=pace.integer("benchmarks_begun_slow", low=0,
+                                                         high=10**9),
+                      share=pace.number("share", high=1e3))
+
+
 def load_run(path: str | Path) -> Run:
     """Read and check one saved pytest-benchmark run.
 
@@ -926,7 +951,7 @@ def load_run(path: str | Path) -> Run:
                host=host, cpu=cpu, commit_id=commit_id, dirty=dirty,
                commit_time=commit_time, started=started,
                kernels=kernel_facts(steady, recorded), selection=selection,
-               beyond_cache=beyond)
+               beyond_cache=beyond, pace=_pace(doc))
 
 
 def best_ceilings(ceilings: list[Ceiling]) -> list[Ceiling]:

@@ -257,3 +257,18 @@ def test_a_bad_pace_reading_is_one_line(tmp_path, field, value):
     _steady(doc)[0]["extra_info"]["state"][field] = value
     with pytest.raises(ReportError, match=field):
         load_run(write_run(tmp_path / "run.json", doc))
+
+
+def test_the_runs_table_says_what_was_waited_for_the_pace(tmp_path):
+    doc = _with_state(synthetic_run(), 0.0)
+    doc["vecbench"]["pace"] = {"waited_seconds": 12.4, "benchmarks_waited": 31,
+                               "benchmarks_begun_slow": 4, "share": 0.5, "probes": 900}
+    run = load_run(write_run(tmp_path / "run.json", doc))
+    text = conditions.state_text(run, conditions.disturbance(run))
+    assert "waited 12 s for the machine's pace before 31 benchmarks" in text
+    assert "4 began before it returned" in text
+    doc["vecbench"]["pace"]["benchmarks_waited"] = -1
+    from reports.load import ReportError
+
+    with pytest.raises(ReportError, match="benchmarks_waited"):
+        load_run(write_run(tmp_path / "bad.json", doc))

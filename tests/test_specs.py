@@ -122,3 +122,31 @@ def test_builtin_specs_keep_their_ceilings():
         assert spec.ceiling is None or spec.ceiling in specs.CEILINGS
         assert set(spec.ladders) <= set(specs.PROFILES)
         assert {p.kind for p in spec.params} <= set(specs.PARAM_KINDS)
+
+
+@pytest.mark.parametrize("name", sorted(kernels.KERNELS))
+def test_inputs_start_on_a_cache_line_with_the_same_values(name):
+    spec = kernels.spec(name)
+    for n in (1, 3, 100, 1000):
+        for layout in spec.layouts:
+            made = spec.make_inputs(n, np.random.default_rng([0, n]), layout)
+            for got, plain in zip(spec.inputs(n, layout), made, strict=True):
+                assert got.ctypes.data % specs.CACHE_LINE == 0
+                assert np.array_equal(got, plain) and got.dtype == plain.dtype
+                assert got.flags.c_contiguous == plain.flags.c_contiguous
+                assert got.flags.f_contiguous == plain.flags.f_contiguous
+
+
+def test_cache_line_aligned_copies_only_what_it_must():
+    raw = np.zeros(1000 + 16, dtype=np.uint8)
+    start = (-raw.ctypes.data) % specs.CACHE_LINE
+    aligned = raw[start:start + 800].view(np.float64)
+    assert specs.cache_line_aligned(aligned) is aligned
+    shifted = raw[start + 16:start + 816].view(np.float64).reshape(10, 10, order="F")
+    shifted[...] = np.arange(100.0).reshape(10, 10)
+    moved = specs.cache_line_aligned(shifted)
+    assert moved.ctypes.data % specs.CACHE_LINE == 0 and moved.flags.f_contiguous
+    assert np.array_equal(moved, shifted)
+    strided = np.arange(20.0)[::2]
+    assert specs.cache_line_aligned(strided) is strided  # not contiguous: as it is
+    assert specs.cache_line_aligned([1.0, 2.0]) == [1.0, 2.0]
