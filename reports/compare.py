@@ -40,23 +40,29 @@ not a round, so how the test is made depends on what is given:
   ``1.2533 * 1.4826 * MAD / sqrt(rounds)``).  Then ``z = (r - c) / spread``,
   a two-sided normal p-value, and Benjamini-Hochberg over all benchmarks so
   judged.  A regression must also be slower than the threshold both as
-  measured (``exp(r)``) and relative to its neighbours (``exp(r - c)``).  A
-  benchmark whose spread is so wide that even a doubling would not stand out
-  (``log 2 < (z* + 1.645) * spread``, ``z*`` the Bonferroni cut-off of the
+  measured (``exp(r)``) and relative to its neighbours (``exp(r - c)``), and
+  by at least ``ONE_RUN_MIN`` relative to them: separate processes of
+  identical code moved a few benchmarks by up to 1.56x here (outputs a
+  kernel allocates land on a cache line in one process and not in the
+  next), and one run a side cannot tell those from a change.  A benchmark
+  whose spread is so wide that even a doubling would not stand out (``log 2
+  < (z* + 1.645) * spread``, ``z*`` the Bonferroni cut-off of the
   comparison) is reported as **too noisy to judge in one run**, never as
   unchanged; so is every benchmark whose rounds the machine's load disturbed
   on either side (the state each run records: other processes on the cores
-  it needed, stolen time, or a spell of a slower machine that its pace
-  probe saw, bench/pace.py; :func:`reports.conditions.load_mark`), and
+  it needed, or stolen time; :func:`reports.conditions.load_mark`), and
   every multi-threaded one of a run that recorded no state (one descheduled
   thread stalls the others: A/A runs on a shared 2-core machine differed by
-  up to 6500x).  These are left out of the null: a spell of a slower
-  machine moves a benchmark 1.3-1.9x and would widen every other's spread
-  (measured on the 2-core VM: at its best pace a benchmark's log time varied
-  by 0.02 sd, over all its spells by 0.15-0.23).  What it cannot see: a
-  slowdown shared by most neighbours of a benchmark (a whole kernel at every
-  backend) looks like a busy machine; the interleaved runs of ``make
-  ci-bench`` see it.  A side of several runs takes
+  up to 6500x).  A benchmark around whose rounds the machine ran slower than
+  its recent best (its pace, bench/pace.py, above 1.15 on a side) is judged
+  on its ratio less ``PACE_K`` x log(pace) of the new side for a slowdown, of
+  the base side for a speed-up (never past no change), and is left out of the
+  null: a spell of a slower machine moves a benchmark 1.3-1.9x and would
+  widen every other's spread (measured on the 2-core VM: at its best pace a
+  benchmark's log time varied by 0.02 sd, over all its spells by
+  0.15-0.23).  What it cannot see: a slowdown shared by most neighbours of a
+  benchmark (a whole kernel at every backend) looks like a busy machine; the
+  interleaved runs of ``make ci-bench`` see it.  A side of several runs takes
   the median over its runs.
 
 Exit status: 1 when any benchmark regressed, 0 otherwise, 2 on unusable input
@@ -135,6 +141,17 @@ FLOOR = 0.03
 SMALL_POOL = 0.27
 #: A doubling must clear the cut-off by this many spreads (95% power) to be judged.
 Z_POWER = 1.645
+#: A benchmark whose pace (bench/pace.py) was slow on a side is judged on its
+#: ratio less PACE_K x log(pace) of that side, with PACE_SD x that in its
+#: uncertainty: seven kernels timed against the pace on the 2-core VM slowed
+#: by 0.28 to 1.14 times the pace's log (0.8 typical).
+PACE_K = 1.0
+PACE_SD = 0.25
+#: One run a side names no change smaller than this ratio against the
+#: neighbours, whatever its significance: separate processes of identical code
+#: moved a few benchmarks by up to 1.56x on the 2-core VM (outputs that a
+#: kernel allocates land on a cache line in one process and not in the next).
+ONE_RUN_MIN = 1.6
 
 VERDICTS = ("worse", "accepted", "better", "noisy", "missing", "new", "unchanged")
 METHOD_RUNS = "runs"
@@ -326,6 +343,8 @@ class Side(dict):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.state: dict[Key, list[str | None]] = {}
+        #: Per key and run, the machine's pace around its rounds (1: at its best).
+        self.pace: dict[Key, list[float]] = {}
 
 
 def runs_of(paths: Sequence[Path]) -> Side:
@@ -394,7 +413,8 @@ def side_of(run: Run, side: Side | None = None) -> Side:
         seen.add(key)
         side.setdefault(key, (benchmark_id(t), []))[1].append(t.samples())
         state.setdefault(key, []).append(
-            "unknown" if t.other_cpu is None else conditions.load_mark(t, cores))
+            "unknown" if t.other_cpu is None else conditions.load_mark(t, cores, pace=False))
+        side.pace.setdefault(key, []).append(conditions.pace_of(t))
     return side
 
 
@@ -553,7 +573,8 @@ def _neighbours(n: int) -> np.ndarray:
     return others
 
 
-def empirical_null(r: np.ndarray, own: np.ndarray, classes: Sequence[object]) -> Null:
+def empirical_null(r: np.ndarray, own: np.ndarray, classes: Sequence[object],
+                   in_pool: np.ndarray | None = None) -> Null:
     """Judge each log ratio ``r[i]`` against the benchmarks around it (run order).
 
     Parameters
@@ -567,6 +588,9 @@ def empirical_null(r: np.ndarray, own: np.ndarray, classes: Sequence[object]) ->
         Each benchmark's class; a benchmark's neighbours are taken from its
         class when the class has at least ``MIN_CLASS`` members (the classes
         with fewer are pooled).
+    in_pool
+        Which benchmarks make the null (all when None); the others are judged
+        against the neighbours of the nearest one that does.
 
     Returns
     -------
@@ -580,6 +604,7 @@ def empirical_null(r: np.ndarray, own: np.ndarray, classes: Sequence[object]) ->
     r = np.asarray(r, dtype=np.float64)
     own = np.asarray(own, dtype=np.float64)
     m = r.size
+    member = np.ones(m, dtype=bool) if in_pool is None else np.asarray(in_pool, dtype=bool)
     centre, local = np.zeros(m), np.full(m, SMALL_POOL)
     groups: dict[object, list[int]] = {}
     for i, c in enumerate(classes):
@@ -589,15 +614,26 @@ def empirical_null(r: np.ndarray, own: np.ndarray, classes: Sequence[object]) ->
     if small:
         pools.append(sorted(small))
     for idx in pools:
-        if len(idx) < MIN_POOL:
+        made = [i for i in idx if member[i]]
+        if len(made) < MIN_POOL:
             continue  # too few to measure a null: centre 0, spread SMALL_POOL
-        x = r[idx]
-        hood = x[_neighbours(x.size)]
+        x = r[made]
+        window = _neighbours(x.size)
+        hood = x[window]
         cen = np.median(hood, axis=1)
         loc = 1.4826 * np.median(np.abs(hood - np.median(hood, axis=1, keepdims=True)), axis=1)
         dev = x - cen
         pool = max(_mad(dev), float(np.quantile(np.abs(dev), TAIL_Q)) / _TAIL_Z)
-        centre[idx], local[idx] = cen, np.maximum(np.maximum(loc, pool), FLOOR)
+        centre[made], local[made] = cen, np.maximum(np.maximum(loc, pool), FLOOR)
+        others = [i for i in idx if not member[i]]
+        if others:
+            # The member nearest in run order lends its neighbours.
+            nearest = np.abs(np.asarray(others)[:, None] - np.asarray(made)[None, :]).argmin(1)
+            hood = x[np.concatenate([window[nearest], nearest[:, None]], axis=1)]
+            centre[others] = np.median(hood, axis=1)
+            spread = 1.4826 * np.median(np.abs(hood - np.median(hood, axis=1, keepdims=True)),
+                                        axis=1)
+            local[others] = np.maximum(np.maximum(spread, pool), FLOOR)
     spread = np.sqrt(local**2 + own**2)
     z = (r - centre) / spread
     return Null(centre, spread, z, 2 * stats.norm.sf(np.abs(z)))
@@ -656,31 +692,54 @@ def compare(base: Side, new: Side, settings: Settings) -> list[Row]:
     null_rows: list[Row] = []
     if null_keys:
         fast_a = np.array([_fast_of(base[k][1]) for k in null_keys])
+        bias = np.array([(_pace_bias(base, k), _pace_bias(new, k)) for k in null_keys])
         null_rows = null_rows_of(
             [base[k][0] for k in null_keys], [k[0] for k in null_keys], fast_a,
             np.array([_fast_of(new[k][1]) for k in null_keys]),
             np.array([math.hypot(median_se(np.concatenate(base[k][1])),
                                  median_se(np.concatenate(new[k][1]))) for k in null_keys]),
-            [_class(k, a) for k, a in zip(null_keys, fast_a, strict=True)])
+            [_class(k, a) for k, a in zip(null_keys, fast_a, strict=True)], bias)
     rows += judge(by_runs_rows, settings) + judge(null_rows, settings)
     order = {v: i for i, v in enumerate(VERDICTS)}
     rows.sort(key=lambda r: (order[r.verdict], -(r.ratio or 0.0), r.benchmark))
     return rows
 
 
+def _pace_bias(side: Side, key: Key) -> float:
+    """The log time a slower machine may have added to ``key`` on ``side``:
+    ``PACE_K`` x log of its pace where that was slow (0 where it was not)."""
+    pace = float(np.median(getattr(side, "pace", {}).get(key, [1.0])))
+    return PACE_K * math.log(pace) if pace > conditions.PACE_SLOW else 0.0
+
+
 def null_rows_of(names: Sequence[str], kernels: Sequence[str], base: np.ndarray,
-                 new: np.ndarray, own: np.ndarray, classes: Sequence[object]) -> list[Row]:
+                 new: np.ndarray, own: np.ndarray, classes: Sequence[object],
+                 bias: np.ndarray | None = None) -> list[Row]:
     """Rows (not yet judged) of benchmarks compared one run a side, in run order.
 
     ``base`` and ``new`` are the one-run statistic (:data:`LOW_Q`) of each
     benchmark's rounds, ``own`` the uncertainty of their log ratio from the
-    rounds, ``classes`` as for :func:`empirical_null`.
+    rounds, ``classes`` as for :func:`empirical_null`.  ``bias``: per
+    benchmark, the log time a slower machine may have added on the base and on
+    the new side (:func:`_pace_bias`); a slowdown is judged less the new
+    side's, a speed-up less the base side's (never past no change), a share
+    ``PACE_SD`` of it added to the uncertainty, and such a benchmark is judged
+    against the null without being part of it.
     """
-    r = np.log(np.asarray(new) / np.asarray(base))
-    null = empirical_null(r, own, classes)
+    measured = np.log(np.asarray(new) / np.asarray(base))
+    bias = np.zeros((measured.size, 2)) if bias is None else np.asarray(bias, dtype=np.float64)
+    # Only ever towards no change: a slower machine on the new side may explain
+    # a slowdown, on the base side a speed-up; never the other way round.
+    taken = np.where(measured > 0, bias[:, 1], bias[:, 0])
+    r = np.sign(measured) * np.maximum(np.abs(measured) - taken, 0.0)
+    paced = bias.any(axis=1)
+    null = empirical_null(r, np.hypot(own, PACE_SD * taken), classes, ~paced)
     half = 1.96 * null.spread
     return [Row(name, kernel, "unchanged", float(base[i]), float(new[i]), float(np.exp(r[i])),
                 float(np.exp(r[i] - half[i])), float(np.exp(r[i] + half[i])), float(null.p[i]),
+                note=(f"ratio {np.exp(measured[i]):.3f} as measured; the machine ran "
+                      f"{np.exp(bias[i, 0]):.2f}x (base) and {np.exp(bias[i, 1]):.2f}x (new) "
+                      f"slower than its best around it" if paced[i] else ""),
                 method=METHOD_NULL, shift=float(np.exp(null.centre[i])),
                 spread=float(null.spread[i]))
             for i, (name, kernel) in enumerate(zip(names, kernels, strict=True))]
@@ -724,6 +783,8 @@ def _judge(r: Row, q: float, settings: Settings, cut: float) -> Row:
         relative = r.ratio / r.shift  # against what its neighbours did
         if _verdict(relative, significant, threshold) != verdict:
             verdict = "unchanged"
+        if verdict in ("worse", "better") and abs(math.log(relative)) < math.log(ONE_RUN_MIN):
+            verdict = "unchanged"
         if verdict == "unchanged" and math.log(2) < (cut + Z_POWER) * r.spread:
             verdict = "noisy"
             note = (f"too noisy to judge in one run: runs here differ by "
@@ -734,6 +795,7 @@ def _judge(r: Row, q: float, settings: Settings, cut: float) -> Row:
             verdict, note = "accepted", f"accepted up to {allowed:g}x: {reason}"
         else:
             note = f"beyond the accepted {allowed:g}x"
+    note = "; ".join(n for n in (note, r.note) if n)
     return Row(r.benchmark, r.kernel, verdict, r.base, r.new, r.ratio, r.low, r.high, r.p, q,
                note, r.method, r.shift, r.spread)
 

@@ -170,10 +170,11 @@ def crowded(t: Timing, cores: int) -> bool:
     return t.other_cpu is not None and t.other_cpu > free + SPARE_CORES and competed
 
 
-def load_mark(t: Timing, cores: int) -> str | None:
+def load_mark(t: Timing, cores: int, pace: bool = True) -> str | None:
     """Why the machine's load disturbed ``t``'s rounds (other processes on the
-    cores it needed, or stolen time), or None: also what the regression
-    comparison reads."""
+    cores it needed, stolen time, or, with ``pace``, a slower machine around
+    them), or None.  The regression comparison reads it without the pace, which
+    it corrects for (:func:`pace_of`)."""
     reasons = []
     if crowded(t, cores):
         free = max(cores - t.threads, 0)
@@ -184,21 +185,23 @@ def load_mark(t: Timing, cores: int) -> str | None:
                        f"({own} of its own, {free} left free{waited})")
     if t.steal is not None and t.steal > STEAL:
         reasons.append(f"the hypervisor stole {t.steal:.0%} of CPU time")
-    if slowed(t):
-        reasons.append(f"the machine ran {_pace(t):.2f}x slower than its recent best "
+    if pace and slowed(t):
+        reasons.append(f"the machine ran {pace_of(t):.2f}x slower than its recent best "
                        f"{'before' if (t.pace_before or 0) > PACE_SLOW else 'after'} its rounds "
                        f"(a fixed workload timed before and after them)")
     return "; ".join(reasons) or None
 
 
-def _pace(t: Timing) -> float:
+def pace_of(t: Timing) -> float:
+    """The machine's pace around ``t``'s rounds: the slower reading (1 when not recorded)."""
     return max(p for p in (t.pace_before, t.pace_after, 1.0) if p is not None)
+
 
 
 def slowed(t: Timing) -> bool:
     """Whether the machine's pace (bench/pace.py) was slow just before or just after
     ``t``'s rounds: a spell of a slower machine covered them."""
-    return _pace(t) > PACE_SLOW
+    return pace_of(t) > PACE_SLOW
 
 
 def _mark(t: Timing, cores: int, typical_spread: float) -> str | None:
@@ -242,7 +245,7 @@ def disturbance(run: Run) -> Disturbance:
                        f"than they left free")
     if by_pace and len(by_pace) > PACE_RUN_SHARE * len(timings):
         reasons.append(f"{len(by_pace)} of {len(timings)} benchmarks ran while the machine was "
-                       f"up to {max(_pace(t) for t in by_pace):.1f}x slower than its recent best "
+                       f"up to {max(pace_of(t) for t in by_pace):.1f}x slower than its recent best "
                        f"(a fixed workload timed around each; no load or steal shows this)")
     warning = None
     if reasons:
