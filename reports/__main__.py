@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from reports import baselines as base
+from reports import write
 from reports.load import ReportError, newest_run
 from reports.pipeline import DEFAULT_OUT, DEFAULT_RUNS, render
 
@@ -47,6 +48,7 @@ class Terminated(BaseException):
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    write.request_stop(Terminated)  # raised again before the swap if this one is swallowed
     raise Terminated
 
 
@@ -58,10 +60,12 @@ def _sigterm_raises() -> Iterator[None]:
     except ValueError:  # not the main thread: signals cannot be handled here
         yield
         return
+    write.clear_stop()
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        write.clear_stop()
 
 
 def _line(text: object) -> str:

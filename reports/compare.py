@@ -345,6 +345,8 @@ class Side(dict):
         self.state: dict[Key, list[str | None]] = {}
         #: Per key and run, the machine's pace around its rounds (1: at its best).
         self.pace: dict[Key, list[float]] = {}
+        #: The fewest cores of the machines its runs were made on (None: not recorded).
+        self.cores: int | None = None
 
 
 def runs_of(paths: Sequence[Path]) -> Side:
@@ -401,6 +403,8 @@ def side_of(run: Run, side: Side | None = None) -> Side:
     state = getattr(side, "state", {})
     seen: set[Key] = set()
     cores = run.cpu_count or 1
+    if run.cpu_count:
+        side.cores = min(side.cores or run.cpu_count, run.cpu_count)
     for t in run.steady:
         if not t.data:
             raise ReportError(
@@ -748,7 +752,8 @@ def null_rows_of(names: Sequence[str], kernels: Sequence[str], base: np.ndarray,
 def _disturbed(base: Side, new: Side, key: Key) -> str | None:
     """Why one run a side cannot judge ``key``: its rounds were disturbed by the
     machine's load on either side, or it is multi-threaded and a side recorded
-    no state (one descheduled thread stalls the others)."""
+    no state or it asks for every core (one descheduled thread stalls the
+    others)."""
     marks = [m for side in (base, new)
              for m in getattr(side, "state", {}).get(key, ["unknown"])]
     known = [m for m in marks if m not in (None, "unknown")]
@@ -758,6 +763,11 @@ def _disturbed(base: Side, new: Side, key: Key) -> str | None:
         return ("multi-threaded, and the machine's state was not recorded: one descheduled "
                 "thread stalls the others (A/A runs on a shared 2-core machine differed by "
                 "up to 6500x)")
+    cores = [c for c in (getattr(base, "cores", None), getattr(new, "cores", None)) if c]
+    if key[5] > 1 and cores and key[5] >= min(cores):
+        return (f"its {key[5]} threads take every core of the machine ({min(cores)}): "
+                "anything else that runs a moment stalls one and the others wait (separate "
+                "quiet runs of identical code moved such benchmarks by up to 2.2x)")
     return None
 
 

@@ -338,11 +338,12 @@ def test_gate_rates_summary_arithmetic():
                                "among 8")
 
 
-def _sides_with_state(base_state, new_state, stalled: float):
+def _sides_with_state(base_state, new_state, stalled: float, cores: int | None = None):
     """30 single- and 30 two-thread benchmarks, one run a side, the machine's state
     per side as given (None: quiet), the first two-thread benchmark ``stalled`` x."""
     rng = np.random.default_rng(6)
     base, new = compare.Side(), compare.Side()
+    base.cores = new.cores = cores
     for i in range(30):
         for threads in (1, 2):
             key = ("magnitude", "numba", "loop", i + 1, "C", threads, "warm")
@@ -359,6 +360,16 @@ def test_a_quiet_recorded_state_lets_one_run_judge_threaded_benchmarks():
     assert rows["magnitude-numba-loop-n1-C-t2"].verdict == "worse"
     assert not any(r.verdict == "worse" for name, r in rows.items()
                    if name != "magnitude-numba-loop-n1-C-t2")
+
+
+@pytest.mark.parametrize("cores,judged", [(2, False), (4, True)])
+def test_threads_on_every_core_are_not_judged_in_one_run(cores, judged):
+    rows = _sides_with_state(lambda k: None, lambda k: None, 2.0, cores=cores)
+    row = rows["magnitude-numba-loop-n1-C-t2"]
+    if judged:
+        assert row.verdict == "worse"
+    else:
+        assert row.verdict == "noisy" and "take every core of the machine (2)" in row.note
 
 
 def test_rounds_disturbed_on_either_side_are_not_judged():

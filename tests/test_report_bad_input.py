@@ -405,3 +405,23 @@ def test_a_regime_without_declared_regimes_is_refused(tmp_path, capsys):
     path = write_run(tmp_path / "run.json", doc)
     assert main([str(path), "--out", str(tmp_path / "out")]) == 2
     assert "extra_info.allocator is 'warm', expected none" in _one_line(capsys)
+
+
+def test_a_swallowed_sigterm_still_stops_the_render_before_the_swap(tmp_path):
+    """SIGTERM raised inside a callback that ignores exceptions (matplotlib's weakref
+    callbacks) must still end the render with nothing written."""
+    from reports import write
+
+    class Stop(BaseException):
+        pass
+
+    out = tmp_path / "report"
+    write.clear_stop()
+    with pytest.raises(Stop):
+        with write.atomic_dir(out) as tmp:
+            (tmp / "index.html").write_text("half")
+            write.request_stop(Stop)  # the handler's raise was swallowed; its note remains
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    with write.atomic_dir(out) as tmp:  # the note is used up: the next render swaps in
+        (tmp / "index.html").write_text("whole")
+    assert (out / "index.html").read_text() == "whole"
