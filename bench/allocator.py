@@ -39,13 +39,20 @@ back as a mapping; no page of them is touched, and they are freed when the
 process leaves ``fresh``.  That reserve covers the main arena, where the
 calling thread's blocks come from (the kernels allocate in the calling thread).
 
-What the regimes do not control: transparent huge pages.  NumPy asks for
-them for arrays of 4 MiB or more, and a fresh block faults in 2 MiB at a
-time only over the aligned 2 MiB regions it covers; where the kernel puts
-the mapping, so how many such regions an 8 MB block covers (3 or 2: 421 or
-932 faults), depends on the process's address-space layout, that is on its
-history.  :func:`faults_per_call` (recorded per benchmark at the memory
-sizes) shows what a run got; the kernel's mode is in :func:`record`.
+Transparent huge pages are part of the regime too.  NumPy asks for them for
+arrays of 4 MiB or more, and a fresh block then faults in 2 MiB at a time,
+but only over the aligned 2 MiB regions it covers: where the kernel puts the
+mapping, so how many such regions an 8 MB block covers (3 or 2: 421 or 932
+faults), depends on the process's address-space layout, that is on its
+history.  magnitude at n = 10^6 took 6.3 ms in a fresh process whose three
+8 MB blocks each got three huge pages, and 14 ms with 4 KiB pages only; the
+harness's process, with another layout, fell in between.  So ``fresh`` turns
+them off for the process (``prctl(PR_SET_THP_DISABLE)``, Linux 3.15 on; a
+child process inherits it): every fresh page is a 4 KiB fault, the same in
+every process.  ``warm`` leaves them to the kernel's mode (its pages are
+faulted once, before timing).  :data:`HUGE_PAGES` holds this, :func:`record`
+says whether it could be set, and :func:`faults_per_call` (recorded per
+benchmark at the memory sizes) shows what a run got.
 
 Where the allocator cannot be controlled (not glibc: macOS, musl; or
 ``mallopt`` refusing a value), nothing breaks: :func:`apply` returns False
@@ -56,7 +63,9 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+import os
 import platform
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,6 +111,13 @@ REGIMES: dict[str, dict[str, int]] = {
         "M_TOP_PAD": _TOP_PAD,
     },
 }
+#: Transparent huge pages in each regime: True leaves them to the kernel's mode
+#: (``/sys/kernel/mm/transparent_hugepage/enabled``), False turns them off for
+#: the process.  Every regime says, so applying one undoes any other.
+HUGE_PAGES: dict[str, bool] = {"warm": True, "fresh": False}
+#: ``prctl`` options, from Linux's ``<linux/prctl.h>``.
+PR_SET_THP_DISABLE = 41
+PR_GET_THP_DISABLE = 42
 #: Regimes in which no free heap block of a page or more may serve a request:
 #: entering one reserves them (see the module's docstring).
 RESERVE_FREE_HEAP = frozenset({"fresh"})
@@ -116,7 +132,8 @@ class AllocatorError(Exception):
 
 # The state of this process: the regime in force (None: none applied or it
 # failed), and why it is not controlled.
-_state: dict[str, Any] = {"current": None, "why": "no regime applied in this session"}
+_state: dict[str, Any] = {"current": None, "why": "no regime applied in this session",
+                          "huge_pages_why": "no regime applied in this session"}
 # Free heap blocks reserved while a RESERVE_FREE_HEAP regime is in force.
 _reserved: list[int] = []
 
@@ -163,6 +180,58 @@ def set_params(params: dict[str, int]) -> None:
             raise AllocatorError(f"mallopt({param}, {value}) refused (returned {done})")
 
 
+def _load_prctl() -> Callable[[int, int, int, int, int], int]:
+    """Linux's ``prctl`` through ctypes.
+
+    Raises
+    ------
+    AllocatorError
+        Not Linux, or no ``prctl`` in the C library.
+    """
+    if not sys.platform.startswith("linux"):
+        raise AllocatorError(f"not Linux ({sys.platform}): no prctl to turn transparent "
+                             "huge pages off")
+    try:
+        func = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError) as exc:
+        raise AllocatorError(f"prctl not found ({exc})") from None
+    func.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                     ctypes.c_ulong)
+    func.restype = ctypes.c_int
+    return func
+
+
+#: How ``prctl`` is found; tests replace it to force the uncontrolled branch.
+load_prctl: Callable[[], Callable[[int, int, int, int, int], int]] = _load_prctl
+
+
+def set_huge_pages(allowed: bool) -> None:
+    """Leave transparent huge pages to the kernel's mode (``allowed``) or turn
+    them off for this process and the processes it starts.
+
+    Raises
+    ------
+    AllocatorError
+        ``prctl`` is not there or refused (a kernel before 3.15).
+    """
+    prctl = load_prctl()
+    if prctl(PR_SET_THP_DISABLE, 0 if allowed else 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise AllocatorError(f"prctl(PR_SET_THP_DISABLE, {0 if allowed else 1}) refused: "
+                             f"{os.strerror(err) if err else 'no reason given'}")
+
+
+def huge_pages_allowed() -> bool | None:
+    """Whether this process may get transparent huge pages (False: turned off
+    by ``prctl``), or None where that cannot be read."""
+    try:
+        prctl = load_prctl()
+    except AllocatorError:
+        return None
+    got = prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0)
+    return None if got < 0 else got == 0
+
+
 def apply(regime: str) -> bool:
     """Put the allocator of this process in ``regime``.
 
@@ -170,7 +239,9 @@ def apply(regime: str) -> bool:
     -------
     bool
         True when it was set.  False when it cannot be controlled here; the
-        reason is kept for :func:`record`, and nothing is raised.
+        reason is kept for :func:`record`, and nothing is raised.  Transparent
+        huge pages are set too (:data:`HUGE_PAGES`); where they cannot be, the
+        regime still holds and :func:`record` says why.
 
     Raises
     ------
@@ -188,6 +259,11 @@ def apply(regime: str) -> bool:
         _state.update(current=None, why=str(exc))
         return False
     _state.update(current=regime, why=None)
+    try:
+        set_huge_pages(HUGE_PAGES[regime])
+        _state["huge_pages_why"] = None
+    except AllocatorError as exc:  # malloc's part holds; the run says huge pages do not
+        _state["huge_pages_why"] = str(exc)
     return True
 
 
@@ -318,10 +394,13 @@ def faults_per_call(func: Callable[..., Any], args: tuple[Any, ...],
 def record() -> dict[str, Any]:
     """The run's declaration (the run JSON's ``vecbench.allocator``).
 
-    Beside the contract's keys, ``transparent_hugepages``: the kernel's mode,
-    which decides what a page of the "fresh" regime costs.
+    Beside the contract's keys, ``transparent_hugepages``: the kernel's mode;
+    ``huge_pages``: regime -> ``"kernel"`` (left to that mode) or ``"off"``
+    (:data:`HUGE_PAGES`), or None with ``huge_pages_why`` when they could not
+    be set.
     """
     controlled = _state["current"] is not None
+    thp_why = _state["why"] if not controlled else _state["huge_pages_why"]
     return {
         "controlled": controlled,
         "how": HOW if controlled else "none",
@@ -329,6 +408,9 @@ def record() -> dict[str, Any]:
         "regimes": {name: dict(params) for name, params in REGIMES.items()},
         "why": None if controlled else _state["why"],
         "transparent_hugepages": transparent_hugepages(),
+        "huge_pages": None if thp_why else {name: "kernel" if HUGE_PAGES[name] else "off"
+                                            for name in REGIMES},
+        "huge_pages_why": thp_why,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench import allocator, harness
+from kernels.specs import cache_line_aligned
 
 
 def test_kernel(benchmark, case, profile):
@@ -46,9 +47,10 @@ def test_kernel_fresh_pages(benchmark, fresh_case, profile):
                                  f"the allocator cannot be set here: {allocator.why_not()}",
                                  "not applicable")
         # The inputs too are placed anew, as in a process that ran in this regime
-        # from the start: mappings of their own (NumPy's huge-page advice given
-        # before their first touch), not blocks of the warm heap.
-        args = tuple(a.copy(order="K") if isinstance(a, np.ndarray)
+        # from the start: mappings of their own, not blocks of the warm heap,
+        # starting on a cache line as the warm inputs do (a mapping's block
+        # starts 16 bytes past its page).
+        args = tuple(cache_line_aligned(a.copy(order="K")) if isinstance(a, np.ndarray)
                      else a.copy() if isinstance(a, list) else a for a in args)
         info["allocator"] = allocator.label()
         info["minor_faults_per_call"] = allocator.faults_per_call(case.impl.func, args)

@@ -7,7 +7,9 @@ Usage::
 
 For each kernel and each regime the run declared (``vecbench.allocator``),
 starts a fresh Python process with the regime's ``MALLOC_*`` environment
-variables (bench/allocator.py) and the benchmark's thread count (OpenMP,
+variables and its transparent huge pages (bench/allocator.py; the child turns
+them off itself, before NumPy allocates, where the run did) and the
+benchmark's thread count (OpenMP,
 OpenBLAS, MKL and Numba), builds the spec's seeded inputs there, times the
 same call with ``timeit`` (autorange, several repeats, median per call; each
 repeat begun, as the harness begins a benchmark's rounds, once the machine is
@@ -54,9 +56,12 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 # machine back at its recent best pace (bench/pace.py).
 _CHILD = """
 import json, statistics, sys, timeit
+from bench import allocator
+kernel, backend, variant, n, layout, path, repeat, huge = sys.argv[1:9]
+if huge:  # before NumPy allocates anything
+    allocator.set_huge_pages(huge == "kernel")
 import kernels
 from bench import pace
-kernel, backend, variant, n, layout, path, repeat = sys.argv[1:8]
 impl = kernels.implementation(kernel, backend, variant, path or None)
 args = impl.prepare(kernels.spec(kernel).inputs(int(n), layout))
 func = impl.func
@@ -78,7 +83,7 @@ try:
 except ImportError:
     pass
 print(json.dumps({"median": statistics.median(totals) / number, "number": number,
-                  "faults": faults}))
+                  "faults": faults, "huge_pages": allocator.huge_pages_allowed()}))
 """
 
 
@@ -101,6 +106,7 @@ class Target:
     env: dict[str, str]  # the regime's MALLOC_* variables
     harness_median: float
     harness_faults: float | None = None  # minor page faults per call, as recorded
+    huge_pages: str | None = None  # "kernel" or "off" as the run declared; None: not declared
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,16 @@ def declared_regimes(path: str | Path, doc: dict[str, Any]) -> dict[str, dict[st
     return out
 
 
+def declared_huge_pages(doc: dict[str, Any]) -> dict[str, str]:
+    """regime -> ``"kernel"`` or ``"off"``: transparent huge pages as the run
+    set them (``vecbench.allocator.huge_pages``); empty for a run that did not."""
+    decl = doc.get("vecbench", {}).get("allocator", {})
+    huge = decl.get("huge_pages") if isinstance(decl, dict) else None
+    if not isinstance(huge, dict):
+        return {}
+    return {str(k): v for k, v in huge.items() if v in ("kernel", "off")}
+
+
 def find_targets(path: str | Path, doc: dict[str, Any], kernels: Sequence[str], size: int,
                  backend: str, variant: str) -> list[Target]:
     """The run's benchmark for each kernel and declared regime.
@@ -176,6 +192,7 @@ def find_targets(path: str | Path, doc: dict[str, Any], kernels: Sequence[str], 
         A kernel and regime without a benchmark in the run.
     """
     regimes = declared_regimes(path, doc)
+    huge = declared_huge_pages(doc)
     found: dict[tuple[str, str], Target] = {}
     for bench in doc["benchmarks"]:
         info = bench.get("extra_info") if isinstance(bench, dict) else None
@@ -195,7 +212,8 @@ def find_targets(path: str | Path, doc: dict[str, Any], kernels: Sequence[str], 
             layout=str(info.get("layout", "C")), threads=int(info.get("threads") or 1),
             simd_path=info.get("simd_path"), regime=info["allocator"],
             env=regimes[info["allocator"]], harness_median=float(median),
-            harness_faults=_number(info.get("minor_faults_per_call")))
+            harness_faults=_number(info.get("minor_faults_per_call")),
+            huge_pages=huge.get(info["allocator"]))
         # One thread and C order first, where the run has several.
         rank = (target.threads != 1, target.layout != "C")
         if key not in found or rank < (found[key].threads != 1, found[key].layout != "C"):
@@ -227,7 +245,8 @@ def measure_in_child(target: Target, repeat: int) -> tuple[float, float | None]:
     """Seconds per call of ``target`` timed by ``timeit`` in a fresh process,
     and the minor page faults of one more call there."""
     argv = [sys.executable, "-c", _CHILD, target.kernel, target.backend, target.variant,
-            str(target.size), target.layout, target.simd_path or "", str(repeat)]
+            str(target.size), target.layout, target.simd_path or "", str(repeat),
+            target.huge_pages or ""]
     done = subprocess.run(argv, env=child_environment(target),
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -259,9 +278,15 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
     if faults:
         lines += ["", "Minor page faults per call (harness / timeit's process; not blurred by "
                   "load): " + "; ".join(
-                      f"{r.target.kernel} {r.target.regime} {_count(r.target.harness_faults)} / "
+                      f"{r.target.kernel} {r.target.regime}{_huge(r.target)} "
+                      f"{_count(r.target.harness_faults)} / "
                       f"{_count(r.timeit_faults)}" for r in faults)]
     return "\n".join(lines)
+
+
+def _huge(target: Target) -> str:
+    said = {"off": "huge pages off", "kernel": "huge pages as the kernel gives them"}
+    return f" ({said[target.huge_pages]})" if target.huge_pages in said else ""
 
 
 def _count(value: float | None) -> str:

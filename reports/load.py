@@ -189,6 +189,11 @@ class Allocator:
     default: str  # the regime of every benchmark not marked otherwise
     regimes: dict[str, dict[str, int]]  # regime -> mallopt parameter -> value
     why: str | None = None  # why it was not controlled
+    #: regime -> transparent huge pages: "kernel" (the kernel's mode) or "off";
+    #: None when the run did not set them (``huge_pages_why`` says why, if it said).
+    huge_pages: dict[str, str] | None = None
+    huge_pages_why: str | None = None
+    transparent_hugepages: str | None = None  # the kernel's mode ("madvise", ...)
 
 
 @dataclass(frozen=True)
@@ -320,6 +325,7 @@ MAX_TEXT = 500  # characters kept of a free-text reason or detail
 LAYOUTS = ("C", "F")
 MEASURES = ("steady", "ceiling", "compile", "overhead")
 PHASES = ("before", "during", "after")
+HUGE_PAGE_STATES = ("kernel", "off")  # transparent huge pages in a regime (bench/allocator.py)
 REASONS = ("over_budget", "failed", "unavailable", "not_in_profile", "not_applicable", "error")
 REGIMES = ("warm", "fresh")
 _MISSING = object()
@@ -817,9 +823,17 @@ def _vecbench(doc: _Fields) -> tuple[str, Allocator | None, int | None, list[Sta
         if regimes and default not in regimes:
             raise alloc.fail("default", default, "one of the declared regimes "
                              + ", ".join(regimes))
+        huge_doc = alloc.sub("huge_pages", None)
+        if huge_doc is not None and not set(huge_doc.obj) <= set(regimes):
+            raise alloc.fail("huge_pages", sorted(huge_doc.obj), "states of the declared "
+                             "regimes only (" + ", ".join(regimes) + ")")
+        huge = None if huge_doc is None else {
+            regime: huge_doc.name(regime, choices=HUGE_PAGE_STATES) for regime in huge_doc.obj}
         allocator = Allocator(controlled=alloc.flag("controlled"),
                               how=alloc.text("how", ""), default=default,
-                              regimes=regimes, why=alloc.text("why", None))
+                              regimes=regimes, why=alloc.text("why", None),
+                              huge_pages=huge, huge_pages_why=alloc.text("huge_pages_why", None),
+                              transparent_hugepages=alloc.name("transparent_hugepages", None))
     state = top.sub("state", None)
     count = None if state is None else state.integer("cpu_count", None, low=1,
                                                      high=MAX_THREADS)

@@ -409,8 +409,39 @@ def regime_table(runs: list[Run], results: list[Analysis]) -> Table:
              "(and what every other table shows). Fresh: every large block is a new mapping "
              "that the OS zeroes page by page on first touch - what the first call on new data "
              "sees, and any program whose large temporaries glibc hands back to the OS "
-             "(blocks above its mmap threshold, 128 KiB until large frees raise it).",
+             "(blocks above its mmap threshold, 128 KiB until large frees raise it)."
+             + _huge_pages_note(runs),
         anchor="regimes")
+
+
+def _huge_pages_note(runs: list[Run]) -> str:
+    """What the fresh figures assumed of transparent huge pages, run by run."""
+    off, left = [], []
+    for i, run in enumerate(runs, 1):
+        alloc = run.allocator
+        if alloc is None or not alloc.controlled:
+            continue
+        label = f"run {i}" if len(runs) > 1 else "this run"
+        mode = f" (the kernel's mode: {alloc.transparent_hugepages})" \
+            if alloc.transparent_hugepages else ""
+        if alloc.huge_pages and alloc.huge_pages.get("fresh") == "off":
+            off.append(label + mode)
+        elif alloc.transparent_hugepages not in (None, "never"):
+            left.append(label + mode + (f": {alloc.huge_pages_why}" if alloc.huge_pages_why
+                                        else ""))
+    text = ""
+    if off:
+        text += (f" Fresh pages are 4 KiB pages in {', '.join(off)}: transparent huge pages "
+                 "were turned off for the benchmark process, because how many 2 MiB pages a "
+                 "fresh block gets depends on where it lands in the address space, which "
+                 "differs from process to process. A program that gets them (NumPy asks for "
+                 "them for arrays of 4 MiB or more) faults fewer, larger pages, and its first "
+                 "call on new data can be faster than shown.")
+    if left:
+        text += (f" Transparent huge pages were left to the kernel in {', '.join(left)}: "
+                 "those fresh figures depend on where each block landed and may differ from "
+                 "process to process.")
+    return text
 
 
 def disturbed_table(runs: list[Run], results: list[Analysis]) -> Table:

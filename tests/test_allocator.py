@@ -136,7 +136,8 @@ def test_the_session_runs_in_the_default_regime():
     rec = allocator.record()
     assert rec == {"controlled": True, "how": "glibc mallopt", "default": "warm",
                    "regimes": allocator.REGIMES, "why": None,
-                   "transparent_hugepages": allocator.transparent_hugepages()}
+                   "transparent_hugepages": allocator.transparent_hugepages(),
+                   "huge_pages": {"warm": "kernel", "fresh": "off"}, "huge_pages_why": None}
     json.dumps(rec)
 
 
@@ -346,6 +347,106 @@ def test_faults_per_call_tell_the_regimes_apart():
     with allocator.regime("fresh"):
         assert allocator.faults_per_call(np.sqrt, (x,)) > 100  # fresh pages fault
     assert allocator.current() == allocator.DEFAULT
+
+
+LINUX = sys.platform.startswith("linux")
+needs_linux = pytest.mark.skipif(not LINUX, reason="transparent huge pages are Linux's")
+
+
+# --------------------------------------------------------------------------
+# Transparent huge pages: off in "fresh", left to the kernel in "warm"
+# --------------------------------------------------------------------------
+@needs_linux
+def test_fresh_turns_huge_pages_off_and_warm_gives_them_back(default_after):
+    assert allocator.apply("warm") and allocator.huge_pages_allowed() is True
+    with allocator.regime("fresh"):
+        assert allocator.huge_pages_allowed() is False
+        rec = allocator.record()
+    assert allocator.huge_pages_allowed() is True
+    assert rec["huge_pages"] == {"warm": "kernel", "fresh": "off"}
+    assert rec["huge_pages_why"] is None
+
+
+@needs_glibc
+@needs_linux
+def test_fresh_pages_are_4k_pages_wherever_the_block_lands():
+    """With huge pages allowed (kernel mode madvise or always), NumPy's 8 MB
+    block faults 2 MiB at a time over the aligned regions it covers: a few
+    hundred faults.  In "fresh" every 4 KiB page faults, whatever the layout."""
+    import numpy as np
+
+    pages = 8 * MB8 // allocator.PAGE
+    with allocator.regime("fresh"):
+        for _ in range(3):  # blocks landing at different addresses
+            keep = np.empty(MB8 // 3)  # moves where the next block lands
+            faults = allocator.faults_per_call(np.ones, (MB8,))
+            assert pages - 5 <= faults <= pages + 20, faults
+            del keep
+
+
+def test_huge_pages_that_cannot_be_set_leave_the_regime_and_say_why(monkeypatch,
+                                                                     default_after):
+    def missing():
+        raise allocator.AllocatorError("not Linux (darwin): no prctl to turn transparent "
+                                       "huge pages off")
+
+    monkeypatch.setattr(allocator, "load_prctl", missing)
+    assert allocator.huge_pages_allowed() is None
+    if GLIBC:
+        assert allocator.apply("fresh") is True and allocator.current() == "fresh"
+        rec = allocator.record()
+        assert rec["controlled"] is True and rec["huge_pages"] is None
+        assert "no prctl" in rec["huge_pages_why"]
+
+    monkeypatch.setattr(allocator, "load_prctl", lambda: lambda *args: -1)
+    if GLIBC:
+        assert allocator.apply("fresh") is True
+        assert "PR_SET_THP_DISABLE, 1) refused" in allocator.record()["huge_pages_why"]
+    with pytest.raises(allocator.AllocatorError, match="refused"):
+        allocator.set_huge_pages(False)
+
+
+def test_regime_check_child_sets_the_runs_huge_pages(tmp_path, capsys):
+    decl = {"controlled": True, "how": "glibc mallopt", "default": "warm",
+            "regimes": allocator.REGIMES, "why": None,
+            "huge_pages": {"warm": "kernel", "fresh": "off"}}
+    path = _run_file(tmp_path, [_bench(k, r, m) for (k, r), m in HARNESS.items()], decl)
+    seen = {}
+
+    def fake(target, repeat):
+        seen[target.kernel, target.regime] = target.huge_pages
+        return HARNESS[target.kernel, target.regime], 1954
+    assert regime_check.main([str(path)], measure=fake) == 0
+    assert seen[("magnitude", "fresh")] == "off" and seen[("magnitude", "warm")] == "kernel"
+    assert "magnitude fresh (huge pages off) - / 1954" in capsys.readouterr().out
+    # An older run without the field: the child leaves them as they are.
+    path = _synthetic(tmp_path)
+    assert regime_check.main([str(path)], measure=fake) == 0
+    assert set(seen.values()) == {None}
+
+
+@needs_linux
+def test_regime_check_child_turns_huge_pages_off_itself(monkeypatch):
+    """The real child: told "off", it reports them off, whatever its parent had."""
+    captured = {}
+    real_run = subprocess.run
+
+    def spy(argv, **kw):
+        done = real_run(argv, **kw)
+        captured["out"] = done.stdout
+        return done
+
+    monkeypatch.setattr(regime_check.subprocess, "run", spy)
+    target = regime_check.Target("magnitude", "numpy", "vectorized", 1000, "C", 1, None,
+                                 "fresh", allocator.environment("fresh"), 1.0,
+                                 huge_pages="off")
+    regime_check.measure_in_child(target, 1)
+    assert json.loads(captured["out"].strip().splitlines()[-1])["huge_pages"] is False
+    target = regime_check.Target("magnitude", "numpy", "vectorized", 1000, "C", 1, None,
+                                 "warm", allocator.environment("warm"), 1.0,
+                                 huge_pages="kernel")
+    regime_check.measure_in_child(target, 1)
+    assert json.loads(captured["out"].strip().splitlines()[-1])["huge_pages"] is True
 
 
 def test_regime_check_child_strips_inherited_malloc_settings(monkeypatch):

@@ -156,6 +156,10 @@ VECBENCH = {"version": 1, "profile": "quick",
                                                    "steal": 0.0, "mhz": 2900.0}]},
             "absent": []}
 
+ALLOCATOR = {"controlled": True, "how": "glibc mallopt", "default": "warm",
+             "regimes": {"warm": {"M_MMAP_THRESHOLD": 33554432},
+                         "fresh": {"M_MMAP_THRESHOLD": 4096}}, "why": None}
+
 # name -> (change to a valid run, text the message must hold)
 FIELD_CASES = {
     "nan_median": (_set("steady", "stats", "median", value=math.nan),
@@ -187,6 +191,12 @@ FIELD_CASES = {
                         "extra_info.state.steal is 1.5"),
     "unknown_regime": (_set("steady", "extra_info", "allocator", value="lukewarm"),
                        "extra_info.allocator is 'lukewarm'"),
+    "unknown_huge_pages": (_set("vecbench", value={**VECBENCH, "allocator": {
+        **ALLOCATOR, "huge_pages": {"fresh": "sometimes"}}}),
+        "vecbench.allocator.huge_pages.fresh is 'sometimes', expected one of kernel, off"),
+    "huge_pages_of_no_regime": (_set("vecbench", value={**VECBENCH, "allocator": {
+        **ALLOCATOR, "huge_pages": {"tepid": "off"}}}),
+        "vecbench.allocator.huge_pages is a list"),
     "unknown_phase": (_set("vecbench", value={**VECBENCH, "state": {"samples": [
         {"at": 0.0, "phase": "midway"}]}}), "vecbench.state.samples[0].phase is 'midway'"),
     "unknown_reason": (_set("vecbench", value={**VECBENCH, "absent": [

@@ -177,6 +177,23 @@ def test_both_allocator_regimes_are_shown_side_by_side(tmp_path):
     assert len({tuple(r[:3]) for r in speed.rows}) == len(speed.rows)
 
 
+@pytest.mark.parametrize(("huge", "why", "said"), [
+    ({"warm": "kernel", "fresh": "off"}, None, "Fresh pages are 4 KiB pages in this run (the "
+     "kernel's mode: madvise): transparent huge pages were turned off"),
+    (None, "not Linux: no prctl", "Transparent huge pages were left to the kernel in this run "
+     "(the kernel's mode: madvise): not Linux: no prctl: those fresh figures depend on where"),
+])
+def test_the_regime_table_says_what_fresh_assumed_of_huge_pages(tmp_path, huge, why, said):
+    doc = _with_fresh(_with_state(synthetic_run(), 0.0))
+    doc["vecbench"]["allocator"].update(huge_pages=huge, huge_pages_why=why,
+                                        transparent_hugepages="madvise")
+    run = pipeline.load([write_run(tmp_path / "run.json", doc)])[0]
+    assert run.allocator.huge_pages == huge and run.allocator.transparent_hugepages == "madvise"
+    note = tables.regime_table([run], [compute.analyse(run)]).note
+    assert said in note
+    assert ("4 KiB pages" in note) is (huge is not None)
+
+
 def test_an_uncontrolled_allocator_is_said(tmp_path):
     doc = _with_state(synthetic_run(), 0.0)
     doc["vecbench"]["allocator"] = {"controlled": False, "how": "", "default": "undeclared",
