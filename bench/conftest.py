@@ -46,7 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Record the machine's state and every absent case into the saved run (bench/record.py)."""
     if not config.pluginmanager.has_plugin(record.PLUGIN_NAME):
         setup = plugin.run_setup(config)
-        config.pluginmanager.register(record.SessionRecord(setup.profile, setup.selection),
+        timed = not config.getoption("--benchmark-disable", default=False)
+        config.pluginmanager.register(record.SessionRecord(setup.profile, setup.selection,
+                                                           timed),
                                       record.PLUGIN_NAME)
 
 

@@ -150,3 +150,42 @@ def test_start_begins_a_fresh_record(monkeypatch):
     assert first.probes == 1 and pace.session() is first
     second = pace.start(0.25)
     assert second is not first and second.share == 0.25 and pace.session() is second
+
+
+def test_an_untimed_session_never_waits_for_the_pace():
+    """make test runs every body once (--benchmark-disable): no time to wait for."""
+    from bench import record
+    from bench.grid import PROFILES
+
+    quick = PROFILES["quick"]
+    assert quick.pace_wait > 0
+    assert record.SessionRecord(quick).pace.share == quick.pace_wait
+    assert record.SessionRecord(quick, timed=False).pace.share == 0.0
+
+
+def test_the_probe_allocates_nothing_so_the_allocator_regime_cannot_slow_it():
+    """In the "fresh" regime every block of a page or more is a new mapping that
+    faults: a probe allocating its sine's result read every fresh-pages
+    benchmark as 1.2-2x slow."""
+    import tracemalloc
+
+    pace.work()
+    tracemalloc.start()
+    try:
+        pace.work()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4096, peak
+
+
+def test_the_probe_faults_no_page_in_the_fresh_regime():
+    from bench import allocator
+
+    with allocator.regime("fresh") as done:
+        if not done:
+            pytest.skip(f"the allocator cannot be set here: {allocator.why_not()}")
+        faults = allocator.faults_per_call(pace.work, (), calls=3)
+    if faults is None:
+        pytest.skip("getrusage counts no page faults here")
+    assert faults == 0
