@@ -17,30 +17,34 @@ from __future__ import annotations
 import math
 import time
 import timeit
+from typing import Any
 
 import numba
 import pytest
-from numba.core.dispatcher import Dispatcher
+from numba.extending import is_jitted
 
 import kernels
 from bench import harness
+from kernels.backends.numba_options import options_of
 
 COMPILE_SIZE = 8  # compile on small inputs of the same types, so the run itself is negligible
 
 
-def _jitted(impl: kernels.Implementation) -> Dispatcher | None:
+def _jitted(impl: kernels.Implementation) -> Any:
     """The Numba dispatcher behind ``impl``, or None when it has none."""
     # A core may be a shim around the jitted loop (numba_jit._numpy_result).
     jitted = getattr(impl.core, "jitted", impl.core)
-    return jitted if isinstance(jitted, Dispatcher) else None
+    return jitted if is_jitted(jitted) else None
 
 
 def _fresh(impl: kernels.Implementation, args: tuple) -> tuple[tuple, dict]:
     jitted = _jitted(impl)
-    assert jitted is not None
+    options = options_of(jitted)
+    assert options is not None
     if hasattr(impl.core, "jit_args"):
         args = impl.core.jit_args(*args)
-    dispatcher = numba.jit(**jitted.targetoptions)(jitted.py_func)
+    # ``py_func``: the dispatcher's Python function (documented attribute).
+    dispatcher = numba.njit(**options)(jitted.py_func)
     return (dispatcher, *args), {}
 
 
@@ -78,6 +82,11 @@ def test_numba_compile(benchmark, jit_impl, profile):
     if _jitted(jit_impl) is None:
         harness.not_measured("not_applicable", f"its core ({type(jit_impl.core).__name__}) is "
                              "not a Numba dispatcher, so there is no compilation to repeat", case)
+    if options_of(_jitted(jit_impl)) is None:
+        harness.not_measured("not_applicable", "it was compiled with numba.njit directly, and "
+                             "Numba documents no way to read a dispatcher's options back: "
+                             "compile it with kernels.njit(options) to have its compile time "
+                             "measured", case)
     args = jit_impl.spec.checker()(harness.spec_inputs(jit_impl.kernel, COMPILE_SIZE, "C"))
     start = time.perf_counter()
     try:

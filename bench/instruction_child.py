@@ -172,8 +172,12 @@ def _absent(kernel: str, backend: str, variant: str, reason: str, detail: str,
 
 
 def _is_parallel(impl: Any) -> bool:
-    options = getattr(impl.core, "targetoptions", None) or {}
-    return impl.variant == PARALLEL or bool(options.get("parallel"))
+    if impl.variant == PARALLEL or impl.backend != "numba":
+        return impl.variant == PARALLEL
+    from kernels.backends.numba_options import options_of  # Numba only where it is used
+
+    options = options_of(getattr(impl.core, "jitted", impl.core)) or {}
+    return bool(options.get("parallel"))
 
 
 def resolve(plan: dict[str, Any], external: list[str]
@@ -237,14 +241,20 @@ def resolve(plan: dict[str, Any], external: list[str]
 # The callables: Numba's with cached twins
 # --------------------------------------------------------------------------
 def _is_dispatcher(obj: Any) -> bool:
-    return callable(obj) and hasattr(obj, "py_func") and hasattr(obj, "targetoptions")
+    """A Numba dispatcher whose options are known (made by ``kernels.njit``)."""
+    from kernels.backends.numba_options import options_of
+
+    return options_of(obj) is not None
 
 
 def _twin(dispatcher: Any) -> Any:
     """The same Python function, with the same options, compiled with ``cache=True``."""
     import numba
 
-    options = {k: v for k, v in dispatcher.targetoptions.items() if k != "nopython"}
+    from kernels.backends.numba_options import options_of
+
+    options = {k: v for k, v in (options_of(dispatcher) or {}).items()
+               if k not in ("nopython", "cache")}
     return numba.njit(cache=True, **options)(dispatcher.py_func)
 
 
@@ -452,10 +462,11 @@ def count_one(work: Path, plan: dict[str, Any], bench: dict[str, Any]) -> dict[s
 
 def _numba_ready() -> None:
     """Initialize Numba's CPU target once, so each forked process only loads its code."""
-    from numba.core.registry import cpu_target
+    import numba
 
-    cpu_target.typing_context.refresh()
-    cpu_target.target_context.refresh()
+    # The first compilation of a process sets up the typing and target
+    # contexts; a trivial one does it here, through the documented decorator.
+    numba.njit(lambda: 0)()
 
 
 def count(work: Path) -> None:

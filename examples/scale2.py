@@ -17,13 +17,15 @@ own: one spec, one function per backend)::
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from kernels import KernelSpec, Param, geometric_sizes
+from kernels.backends.numba_options import njit
 
 #: Numba options, named once: strict IEEE as vecbench's own kernels, no cache
-#: (a cache would hide the compile time vecbench measures).
+#: (a cache would hide the compile time vecbench measures).  ``njit(options)``
+#: is ``numba.njit(**options)`` that keeps the options, so vecbench can time a
+#: fresh compilation with the same ones.
 NUMBA_OPTIONS = {"nogil": True, "cache": False, "fastmath": False, "boundscheck": False}
 
 
@@ -87,7 +89,7 @@ class _Out:
         return np.multiply(x, 2.0, out=self.buf)
 
 
-@numba.njit(**NUMBA_OPTIONS)
+@njit(NUMBA_OPTIONS)
 def scale2_numba(x: np.ndarray) -> np.ndarray:
     """Numba: the loop, into a result it allocates."""
     out = np.empty(x.shape[0])

@@ -425,6 +425,7 @@ def test_bad_entry_point_is_refused_with_one_line(tmp_path):
 JIT_MODULE = '''
 import numba
 from kernels import KernelSpec, Param
+from kernels.backends.numba_options import njit
 
 def _spec(name):
     return KernelSpec(name=name, params=(Param("x", "vector"),),
@@ -432,25 +433,34 @@ def _spec(name):
                       reference=lambda x: 3.0 * x, bytes_moved=lambda n: 16 * n,
                       flops=lambda n: n, sizes=(10, 1000))
 
-@numba.njit
+@njit({"nogil": True})
 def tripled(x):
     return 3.0 * x
 
-SPECS = [_spec("plain3"), _spec("jit3")]
+@numba.njit
+def tripled_direct(x):
+    return 3.0 * x
+
+SPECS = [_spec("plain3"), _spec("jit3"), _spec("direct3")]
 IMPLEMENTATIONS = {("plain3", "numba", "loop"): lambda x: 3.0 * x,
-                   ("jit3", "numba", "loop"): tripled}
+                   ("jit3", "numba", "loop"): tripled,
+                   ("direct3", "numba", "loop"): tripled_direct}
 '''
 
 
 def test_jit_benchmark_takes_external_numba_implementations(tmp_path):
     """A plain function registered as numba is recorded as not measured, with the
-    reason; a dispatcher of a kernel with no NumPy implementation is measured."""
+    reason, and so is a dispatcher made by numba.njit directly (its options cannot
+    be read back); one made by kernels' njit, of a kernel with no NumPy
+    implementation, is measured."""
     path = tmp_path / "jit_kernels.py"
     path.write_text(JIT_MODULE)
     done = _run(["-m", "pytest", str(ROOT / "bench" / "bench_jit.py"), "--profile=quick",
                  "--benchmark-disable", "--vb-kernels", str(path), "-q", "-rs",
                  "-p", "no:randomly", "-p", "no:cacheprovider"], cwd=ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "1 passed, 1 skipped" in done.stdout, done.stdout[-3000:]
+    assert "1 passed, 2 skipped" in done.stdout, done.stdout[-3000:]
+    assert ("not applicable: numba/loop direct3: it was compiled with numba.njit directly, "
+            "and Numba documents no way to read a dispatcher's options back") in done.stdout
     assert ("not applicable: numba/loop plain3: its core (function) is not a Numba "
             "dispatcher, so there is no compilation to repeat") in done.stdout

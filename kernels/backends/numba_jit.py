@@ -30,15 +30,15 @@ import numpy as np
 from kernels.backends import numba_vecmath
 from kernels.backends.numba_lanes import chunked_sum, sum_range, sum_squares_range
 from kernels.backends.numba_matmul import matmul_blocked
-from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS
+from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS, njit
 
 INPUTS = "arrays"
 
 #: Rows per block of a parallel column sum: each block keeps its own partial sums.
 ROWS = 256
 
-jit = numba.njit(**JIT_OPTIONS)
-pjit = numba.njit(**PARALLEL_OPTIONS)
+jit = njit(JIT_OPTIONS)
+pjit = njit(PARALLEL_OPTIONS)
 
 
 def _numpy_result(fill):

@@ -39,7 +39,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS
+from kernels.backends.numba_options import JIT_OPTIONS, PARALLEL_OPTIONS, njit
 
 #: Partial sums kept by a lane reduction; lane k takes elements k, k+LANES, ...
 LANES = 32
@@ -289,7 +289,7 @@ def range_sum(lanes: Callable[..., float], scalar: Callable[[float], float]
         the whole lanes with ``lanes``, then the tail, in order, with ``scalar``.
     """
 
-    @numba.njit(**JIT_OPTIONS)
+    @njit(JIT_OPTIONS)
     def f(x, lo, hi):
         s = lanes(x, x.ctypes.data, x.strides[0], lo, hi)
         for i in range(hi - (hi - lo) % LANES, hi):
@@ -299,12 +299,12 @@ def range_sum(lanes: Callable[..., float], scalar: Callable[[float], float]
     return f
 
 
-@numba.njit(**JIT_OPTIONS)
+@njit(JIT_OPTIONS)
 def _value(v):
     return v
 
 
-@numba.njit(**JIT_OPTIONS)
+@njit(JIT_OPTIONS)
 def _square(v):
     return v * v
 
@@ -315,7 +315,7 @@ sum_range = range_sum(make(identity), _value)
 sum_squares_range = range_sum(make(square), _square)
 
 
-@numba.njit(**PARALLEL_OPTIONS)
+@njit(PARALLEL_OPTIONS)
 def chunked_sum(range_sum, x):
     """``range_sum(x, lo, hi)`` over fixed chunks of x on all threads, added in order.
 

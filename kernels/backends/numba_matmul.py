@@ -58,10 +58,9 @@ Its options start from ``numba_options.JIT_OPTIONS``, like every numba module.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
-from kernels.backends.numba_options import JIT_OPTIONS
+from kernels.backends.numba_options import JIT_OPTIONS, njit
 
 #: Options of the blocked kernel: the strict-IEEE options of every numba kernel
 #: (fastmath=False: no reassociation, no FMA contraction), unchanged.
@@ -76,7 +75,7 @@ NC = 128  # columns of the packed B block and of the C tile
 LD = NC + 8  # row length of Bp and Cb: NC rounded up to 8, plus room to align
 VEC = 8  # doubles per zmm register (and per 64-byte cache line)
 
-jit = numba.njit(**BLOCKED_JIT_OPTIONS)
+jit = njit(BLOCKED_JIT_OPTIONS)
 
 
 @jit

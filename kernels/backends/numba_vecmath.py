@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from functools import cache
 
 import llvmlite.binding as llvm
-import numba
 from llvmlite import ir
 
 from kernels import simd
 from kernels.backends import numba_lanes
-from kernels.backends.numba_options import JIT_OPTIONS
+from kernels.backends.numba_options import JIT_OPTIONS, njit
 
-jit = numba.njit(**JIT_OPTIONS)
+jit = njit(JIT_OPTIONS)
 _I32 = ir.IntType(32)
 
 
