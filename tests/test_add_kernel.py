@@ -31,9 +31,9 @@ HISTORY_SIZE = 10  # not the largest size: the history must follow the spec's ch
 MODULE = f'''
 """The kernel {KERNEL!r}: one spec, one function per backend."""
 import numpy as np
-from numba import njit
 
 import kernels
+from kernels.backends.numba_options import njit
 from kernels import KernelSpec, Param
 
 
@@ -79,7 +79,7 @@ def energy_numpy(x):
     return float(np.dot(x, x))
 
 
-@njit(cache=False)
+@njit({{"cache": False}})
 def energy_numba(x):
     s = 0.0
     for i in range(x.shape[0]):

@@ -307,6 +307,7 @@ import numba
 
 from kernels import spec
 from kernels.backends import numba_jit
+from kernels.backends.numba_options import njit
 
 EXTRA_PER_50 = {extra}
 
@@ -314,7 +315,7 @@ SPECS = [replace(spec("sum_of_squares"), name="vb_work", ladders={{"quick": (100
          replace(spec("col_sums"), name="vb_colsums", ladders={{"quick": (512,)}})]
 
 
-@numba.njit
+@njit({{}})
 def work(x):
     n = x.shape[0]
     s = 0.0
