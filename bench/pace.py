@@ -8,7 +8,7 @@ every benchmark timed inside one looks like a slow method; two runs of
 identical code then differ by up to 1.8x here and there.
 
 So a small fixed workload (:func:`probe`: a Python loop and a NumPy ``sin``,
-about 1.5 ms, the fastest of three tries) is timed before each benchmark's
+about 0.35 ms a try on the 2-core VM, the fastest of three tries) is timed before each benchmark's
 rounds and after them.  Its time over the best seen in the last
 ``WINDOW`` seconds is the *pace* (1: as fast as the machine has lately
 been).  Before the rounds, :meth:`Pace.settle` waits, probing every ``STEP``
