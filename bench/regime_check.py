@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import allocator
+from bench import allocator, pace
 
 DEFAULT_KERNELS = ("magnitude", "sum_sq_sin")
 DEFAULT_SIZE = 1_000_000
@@ -107,6 +107,8 @@ class Target:
     harness_median: float
     harness_faults: float | None = None  # minor page faults per call, as recorded
     huge_pages: str | None = None  # "kernel" or "off" as the run declared; None: not declared
+    #: The machine's pace before and after the harness's rounds (bench/pace.py), as recorded.
+    harness_pace: tuple[float | None, float | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ def find_targets(path: str | Path, doc: dict[str, Any], kernels: Sequence[str], 
             simd_path=info.get("simd_path"), regime=info["allocator"],
             env=regimes[info["allocator"]], harness_median=float(median),
             harness_faults=_number(info.get("minor_faults_per_call")),
-            huge_pages=huge.get(info["allocator"]))
+            huge_pages=huge.get(info["allocator"]),
+            harness_pace=_pace_of(info.get("state")))
         # One thread and C order first, where the run has several.
         rank = (target.threads != 1, target.layout != "C")
         if key not in found or rank < (found[key].threads != 1, found[key].layout != "C"):
@@ -223,6 +226,12 @@ def find_targets(path: str | Path, doc: dict[str, Any], kernels: Sequence[str], 
         raise CheckError(f"{path}: no {backend}/{variant} benchmark at n={size} for "
                          f"{', '.join(missing)} in the run")
     return [found[k, r] for k in kernels for r in regimes]
+
+
+def _pace_of(state: Any) -> tuple[float | None, float | None]:
+    if not isinstance(state, dict):
+        return (None, None)
+    return (_number(state.get("pace_before")), _number(state.get("pace_after")))
 
 
 def _number(value: Any) -> float | None:
@@ -265,15 +274,20 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
     """The Markdown table of the comparison."""
     pct = f"{tolerance:.0%}"
     lines = [f"| kernel | regime | harness median | timeit median | ratio | agrees within {pct} "
-             "| timeit's processes |",
-             "|---|---|---:|---:|---:|---|---|"]
+             "| timeit's processes | machine's pace around the harness's rounds |",
+             "|---|---|---:|---:|---:|---|---|---|"]
     for r in rows:
         t = r.target
         spread = (f"{len(r.timeit_medians)}: {_ms(min(r.timeit_medians))} to "
                   f"{_ms(max(r.timeit_medians))}")
         lines.append(f"| {t.kernel} | {t.regime} | {_ms(t.harness_median)} | "
                      f"{_ms(r.timeit_median)} | {r.ratio:.2f} | "
-                     f"{'yes' if r.agrees(tolerance) else 'no'} | {spread} |")
+                     f"{'yes' if r.agrees(tolerance) else 'no'} | {spread} | "
+                     f"{_pace_text(t.harness_pace)} |")
+    if any(_slow(r.target.harness_pace) for r in rows):
+        lines += ["", f"(slow): the machine ran more than {pace.SLOW}x slower than its recent "
+                  "best around those rounds (bench/pace.py); the report marks those benchmarks, "
+                  "and their harness figure is the machine's as much as the method's."]
     faults = [r for r in rows if r.target.harness_faults is not None or r.timeit_faults is not None]
     if faults:
         lines += ["", "Minor page faults per call (harness / timeit's process; not blurred by "
@@ -282,6 +296,17 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
                       f"{_count(r.target.harness_faults)} / "
                       f"{_count(r.timeit_faults)}" for r in faults)]
     return "\n".join(lines)
+
+
+def _slow(p: tuple[float | None, float | None]) -> bool:
+    return any(x is not None and x > pace.SLOW for x in p)
+
+
+def _pace_text(p: tuple[float | None, float | None]) -> str:
+    if p == (None, None):
+        return "not recorded"
+    text = " / ".join("-" if x is None else f"{x:.2f}" for x in p)
+    return text + (" (slow)" if _slow(p) else "")
 
 
 def _huge(target: Target) -> str:

@@ -449,6 +449,24 @@ def test_regime_check_child_turns_huge_pages_off_itself(monkeypatch):
     assert json.loads(captured["out"].strip().splitlines()[-1])["huge_pages"] is True
 
 
+def test_regime_check_shows_the_machine_s_pace_around_the_harness_rounds(tmp_path, capsys):
+    benches = [_bench(k, r, m) for (k, r), m in HARNESS.items()]
+    for b in benches:
+        slow = (b["extra_info"]["kernel"], b["extra_info"]["allocator"]) == ("sum_sq_sin", "fresh")
+        b["extra_info"]["state"] = {"pace_before": 1.1, "pace_after": 1.5 if slow else 1.02}
+    path = _run_file(tmp_path, benches)
+    assert regime_check.main([str(path)], measure=lambda t, r: HARNESS[t.kernel, t.regime]) == 0
+    out = capsys.readouterr().out
+    assert "| machine's pace around the harness's rounds |" in out
+    assert "| sum_sq_sin | fresh | 26 ms | 26 ms | 1.00 | yes | 3: 26 ms to 26 ms | 1.10 / 1.50 (slow) |" \
+        in out
+    assert "| magnitude | warm | 3 ms | 3 ms | 1.00 | yes | 3: 3 ms to 3 ms | 1.10 / 1.02 |" in out
+    assert "(slow): the machine ran more than 1.15x slower" in out
+    regime_check.main([str(_synthetic(tmp_path))], measure=lambda t, r: HARNESS[t.kernel, t.regime])
+    out = capsys.readouterr().out
+    assert "| not recorded |" in out and "(slow)" not in out
+
+
 def test_regime_check_child_strips_inherited_malloc_settings(monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1")
