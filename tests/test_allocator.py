@@ -458,8 +458,8 @@ def test_regime_check_shows_the_machine_s_pace_around_the_harness_rounds(tmp_pat
     assert regime_check.main([str(path)], measure=lambda t, r: HARNESS[t.kernel, t.regime]) == 0
     out = capsys.readouterr().out
     assert "| machine's pace around the harness's rounds |" in out
-    assert "| sum_sq_sin | fresh | 26 ms | 26 ms | 1.00 | yes | 3: 26 ms to 26 ms | 1.10 / 1.50 (slow) |" \
-        in out
+    assert ("| sum_sq_sin | fresh | 26 ms | 26 ms | 1.00 | yes | 3: 26 ms to 26 ms | "
+            "1.10 / 1.50 (slow) |") in out
     assert "| magnitude | warm | 3 ms | 3 ms | 1.00 | yes | 3: 3 ms to 3 ms | 1.10 / 1.02 |" in out
     assert "(slow): the machine ran more than 1.15x slower" in out
     regime_check.main([str(_synthetic(tmp_path))], measure=lambda t, r: HARNESS[t.kernel, t.regime])
