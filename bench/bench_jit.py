@@ -85,8 +85,8 @@ def test_numba_compile(benchmark, jit_impl, profile):
     if options_of(_jitted(jit_impl)) is None:
         harness.not_measured("not_applicable", "it was compiled with numba.njit directly, and "
                              "Numba documents no way to read a dispatcher's options back: "
-                             "compile it with kernels.njit(options) to have its compile time "
-                             "measured", case)
+                             "compile it with kernels.backends.numba_options.njit(options) to have "
+                             "its compile time measured", case)
     args = jit_impl.spec.checker()(harness.spec_inputs(jit_impl.kernel, COMPILE_SIZE, "C"))
     start = time.perf_counter()
     try:

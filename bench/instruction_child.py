@@ -241,7 +241,7 @@ def resolve(plan: dict[str, Any], external: list[str]
 # The callables: Numba's with cached twins
 # --------------------------------------------------------------------------
 def _is_dispatcher(obj: Any) -> bool:
-    """A Numba dispatcher whose options are known (made by ``kernels.njit``)."""
+    """A Numba dispatcher whose options are known (made by ``numba_options.njit``)."""
     from kernels.backends.numba_options import options_of
 
     return options_of(obj) is not None
