@@ -34,8 +34,8 @@ SERIAL_ARGS := $(QUICK) -m slow $(SERIAL)
 
 # The command every target below but test runs (bench/cli.py, installed by $(STAMP)).
 VECBENCH := $(VENV)/bin/vecbench
-# Benchmark profile for make bench: full (default, under 10 min), quick (CI; 2-2.5
-# min on a busy 2-core host, up to half of it waiting for the machine's pace) or
+# Benchmark profile for make bench: full (default, under 10 min), quick (CI; 71-174
+# s on a busy 2-core host, up to half of it waiting for the machine's pace) or
 # first (the first look, what make report runs when nothing is saved).
 PROFILE ?= full
 # make ci-bench BASE=<git ref>; make compare BASE=<run> NEW=<run>
