@@ -66,6 +66,12 @@ def work() -> None:
     np.sin(_SIN, out=_OUT).sum()
 
 
+def slower(before: float | None, after: float | None) -> float:
+    """The slower of a benchmark's two pace readings (1 where neither was recorded);
+    above :data:`SLOW`, a spell of a slower machine covered its rounds."""
+    return max(p for p in (before, after, 1.0) if p is not None)
+
+
 def probe(task: Callable[[], Any] = work, tries: int = TRIES) -> float:
     """Seconds the fixed work takes now: the fastest of ``tries``."""
     best = float("inf")

@@ -299,7 +299,7 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
 
 
 def _slow(p: tuple[float | None, float | None]) -> bool:
-    return any(x is not None and x > pace.SLOW for x in p)
+    return pace.slower(*p) > pace.SLOW
 
 
 def _pace_text(p: tuple[float | None, float | None]) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, replace
 
+from bench.pace import SLOW, slower
 from reports.load import Run, Timing
 
 #: Cores other processes may use beyond the ones a benchmark leaves free
@@ -50,7 +51,7 @@ PACE_RUN_SHARE = 0.1
 #: A pace (bench/pace.py) above this, before or after a benchmark's rounds,
 #: marks it: the machine ran a fixed workload this many times slower than its
 #: recent best, which on a shared host neither load nor steal shows.
-PACE_SLOW = 1.15
+PACE_SLOW = SLOW  # the harness's own threshold (bench/pace.py)
 
 
 # --------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def load_mark(t: Timing, cores: int, pace: bool = True) -> str | None:
 
 def pace_of(t: Timing) -> float:
     """The machine's pace around ``t``'s rounds: the slower reading (1 when not recorded)."""
-    return max(p for p in (t.pace_before, t.pace_after, 1.0) if p is not None)
+    return slower(t.pace_before, t.pace_after)
 
 
 
