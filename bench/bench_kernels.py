@@ -50,7 +50,7 @@ def test_kernel_fresh_pages(benchmark, fresh_case, profile):
         # from the start: mappings of their own, not blocks of the warm heap,
         # starting on a cache line as the warm inputs do (a mapping's block
         # starts 16 bytes past its page).
-        args = tuple(cache_line_aligned(a.copy(order="K")) if isinstance(a, np.ndarray)
+        args = tuple(cache_line_aligned(a, copy=True) if isinstance(a, np.ndarray)
                      else a.copy() if isinstance(a, list) else a for a in args)
         info["allocator"] = allocator.label()
         info["minor_faults_per_call"] = allocator.faults_per_call(case.impl.func, args)

@@ -172,8 +172,10 @@ def _absent(kernel: str, backend: str, variant: str, reason: str, detail: str,
 
 
 def _is_parallel(impl: Any) -> bool:
-    if impl.variant == PARALLEL or impl.backend != "numba":
-        return impl.variant == PARALLEL
+    if impl.variant == PARALLEL:
+        return True
+    if impl.backend != "numba":
+        return False
     from kernels.backends.numba_options import options_of  # Numba only where it is used
 
     options = options_of(getattr(impl.core, "jitted", impl.core)) or {}

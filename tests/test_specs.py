@@ -150,3 +150,17 @@ def test_cache_line_aligned_copies_only_what_it_must():
     strided = np.arange(20.0)[::2]
     assert specs.cache_line_aligned(strided) is strided  # not contiguous: as it is
     assert specs.cache_line_aligned([1.0, 2.0]) == [1.0, 2.0]
+
+
+def test_cache_line_aligned_copy_always_gives_a_new_aligned_array():
+    raw = np.zeros(1000 + 16, dtype=np.uint8)
+    start = (-raw.ctypes.data) % specs.CACHE_LINE
+    aligned = raw[start:start + 800].view(np.float64).reshape(10, 10, order="F")
+    aligned[...] = np.arange(100.0).reshape(10, 10)
+    fresh = specs.cache_line_aligned(aligned, copy=True)
+    assert fresh is not aligned and not np.shares_memory(fresh, aligned)
+    assert fresh.ctypes.data % specs.CACHE_LINE == 0 and fresh.flags.f_contiguous
+    assert np.array_equal(fresh, aligned)
+    strided = np.arange(20.0)[::2]
+    copied = specs.cache_line_aligned(strided, copy=True)
+    assert copied is not strided and np.array_equal(copied, strided)
