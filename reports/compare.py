@@ -104,7 +104,7 @@ from scipy import stats
 
 from reports import conditions
 from reports.compute import bootstrap_medians
-from reports.load import ReportError, Run, Timing, load_run
+from reports.load import ReportError, Run, Timing, _one_line, load_run
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -897,7 +897,9 @@ def _run(argv: list[str] | None) -> int:
             return instructions.gate(base_paths, new_paths, settings, args.out)
         base, new = runs_of(base_paths), runs_of(new_paths)
     except ReportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # One line whatever the message quotes (a kernel name in pyproject.toml
+        # may hold a carriage return).
+        print(f"error: {_one_line(str(exc), limit=2000)}", file=sys.stderr)
         return 2
     if not set(base) & set(new):
         print("error: the two sides share no benchmark", file=sys.stderr)

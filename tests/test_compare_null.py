@@ -234,6 +234,9 @@ MALFORMED = [
     ("thresholds = {matmul = 'x'}", "[tool.vecbench.compare.thresholds] matmul must be a number"),
     ("thresholds = {matmul = -1}", "matmul = -1 must be finite"),
     ("thresholds = {matmul = {deep = 1}}", "matmul must be a number"),
+    # A carriage return in a kernel's name (found by the property test) stays on one line.
+    ('thresholds = {"mat\\rmul" = "x"}', "mul must be a number"),
+    ("accepted = [{benchmark = \"a\\nb\", max_ratio = 0.5, reason = 'r'}]", "max_ratio = 0.5"),
     ("accepted = 3", "must be an array of tables"),
     ("accepted = [1, 2]", "entry 1 must be a table"),
     ("accepted = [{benchmark = 'x', max_ratio = 1.5}]", "needs benchmark, max_ratio and reason"),
