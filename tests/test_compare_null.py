@@ -459,3 +459,26 @@ def test_one_run_names_no_change_smaller_than_processes_differ():
     assert below.verdict == "unchanged"
     above = _paced_sides(1.0, 1.0, 1.1 * compare.ONE_RUN_MIN)
     assert above.verdict == "worse"
+
+
+def test_one_run_judges_the_fastest_round_a_spell_left_alone(tmp_path, capsys):
+    # A slow spell of the host covered 90% of one benchmark's rounds in the new
+    # run (2x slower), its fastest rounds as fast as ever: no regression from
+    # one run a side.  Its 10% quantile would have read 2x and been named.
+    grid = _grid(seed=7)
+    rng = np.random.default_rng(7)
+    base_doc, new_doc = _run_doc(grid, rng), _run_doc(grid, rng)
+    target = 5
+    stats = new_doc["benchmarks"][target]["stats"]
+    data = sorted(stats["data"])
+    slow = [2 * v for v in data[4:]]  # the 36 rounds after the fastest 4
+    stats["data"] = data[:4] + slow
+    assert np.quantile(stats["data"], compare.LOW_Q) > 1.8 * np.quantile(data, compare.LOW_Q)
+    base = _write(tmp_path / "a.json", base_doc)
+    spelled = _write(tmp_path / "b.json", new_doc)
+    assert compare.main([base, spelled, "--config", str(tmp_path / "none.toml")]) == 0
+    capsys.readouterr()
+    # Every round twice as slow: named.
+    doubled = _write(tmp_path / "c.json", _double(_run_doc(grid, rng), target))
+    assert compare.main([base, doubled, "--config", str(tmp_path / "none.toml")]) == 1
+    assert _bid(grid[target]) in capsys.readouterr().out.strip().splitlines()[-1]
