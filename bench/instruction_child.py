@@ -304,16 +304,25 @@ def callable_of(bench: dict[str, Any]) -> tuple[Callable[..., Any], list[Any], A
     return call, twins, impl
 
 
-def jit_status(twins: list[Any]) -> str | None:
-    """Whether the twins came from Numba's cache in this process ("hit") or were compiled."""
+def first_call(func: Callable[..., Any], args: tuple[Any, ...], twins: list[Any]
+               ) -> tuple[Any, str | None]:
+    """Call ``func`` once; its result, and whether its Numba twins came from the
+    cache ("hit") or were compiled in this call ("miss"); None without twins.
+
+    Compilations are seen through Numba's documented event API
+    (``numba.core.event``: a "numba:compile" event is broadcast whenever a
+    dispatcher compiles; loading from the cache broadcasts none).
+    """
     if not twins:
-        return None
-    stats = [getattr(t, "stats", None) for t in twins]
-    if any(s is None for s in stats):
-        return "unknown"
-    if all(s.cache_hits and not s.cache_misses for s in stats):
-        return "hit"
-    return "miss"
+        return func(*args), None
+    from numba.core import event  # Numba only where it is used
+
+    with event.install_recorder("numba:compile") as recorded:
+        result = func(*args)
+    mine = {id(t) for t in twins}
+    compiled = [e for _, e in recorded.buffer
+                if e.is_start and id((e.data or {}).get("dispatcher")) in mine]
+    return result, "miss" if compiled else "hit"
 
 
 class Inputs:
@@ -448,8 +457,9 @@ def count_one(work: Path, plan: dict[str, Any], bench: dict[str, Any]) -> dict[s
 
     func, twins, impl = callable_of(bench)
     arrays, args = Inputs(plan["seed"]).get(impl, bench["size"], bench["layout"])
+    jit_cache = None
     try:
-        result = func(*args)  # loads Numba's code from its cache: not counted
+        result, jit_cache = first_call(func, args, twins)  # from Numba's cache: not counted
         problem = impl.spec.mismatch(result, arrays, np.load(_expected_path(work, bench)))
     except Exception as exc:
         problem = _one_line(exc)
@@ -459,7 +469,7 @@ def count_one(work: Path, plan: dict[str, Any], bench: dict[str, Any]) -> dict[s
     for _ in range(before):
         func(*args)
     _callgrind.measure(func, args, int(plan["calls"]), bench["id"])
-    return {"jit_cache": jit_status(twins), "uncounted_calls": before + 2}
+    return {"jit_cache": jit_cache, "uncounted_calls": before + 2}
 
 
 def _numba_ready() -> None:

@@ -19,7 +19,8 @@ PACKAGES = ("bench", "kernels", "reports")
 
 #: Imports from numba and llvmlite, as "module" or "module.name".
 ALLOWED_IMPORTS = {"numba", "numba.types", "numba.extending.intrinsic",
-                   "numba.extending.is_jitted", "llvmlite.ir", "llvmlite.binding"}
+                   "numba.extending.is_jitted", "numba.core.event", "llvmlite.ir",
+                   "llvmlite.binding"}
 #: Attributes read off the numba module or llvmlite.binding (imported as llvm).
 ALLOWED_ATTRIBUTES = {
     "numba": {"__version__", "config", "extending", "get_num_threads", "njit", "prange",
@@ -27,7 +28,8 @@ ALLOWED_ATTRIBUTES = {
     "llvm": {"get_host_cpu_features", "get_host_cpu_name", "load_library_permanently"},
 }
 #: Dispatcher attributes Numba does not document (read them through numba_options).
-FORBIDDEN_ATTRIBUTES = {"targetoptions", "overloads", "_cache", "typingctx", "targetctx"}
+FORBIDDEN_ATTRIBUTES = {"targetoptions", "overloads", "_cache", "typingctx", "targetctx",
+                        "cache_hits", "cache_misses"}
 
 
 def _modules() -> list[Path]:

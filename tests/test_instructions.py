@@ -427,3 +427,30 @@ def test_the_valgrind_build_drops_the_build_constraint(tmp_path, monkeypatch):
     assert "--no-build-isolation" in seen["cmd"]
     assert "PIP_BUILD_CONSTRAINT" not in seen["env"]
     assert seen["env"]["VECBENCH_MARCH"] == instructions.MARCH
+
+
+def test_the_first_call_tells_a_cache_load_from_a_compile(tmp_path, monkeypatch):
+    """Numba's documented event API tells them apart: a twin loaded from the
+    cache (filled by another process) is a "hit", one compiled here a "miss"."""
+    import numpy as np
+
+    (tmp_path / "vb_twin.py").write_text(textwrap.dedent("""
+        import numba
+
+        @numba.njit(cache=True)
+        def cached(x):
+            return x.sum() * 2.0
+
+        @numba.njit
+        def fresh(x):
+            return x.sum() * 3.0
+        """))
+    subprocess.run([sys.executable, "-c", "import numpy, vb_twin; "
+                    "vb_twin.cached(numpy.ones(4))"], cwd=tmp_path, check=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import vb_twin
+
+    x = np.ones(4)
+    assert child.first_call(vb_twin.cached, (x,), [vb_twin.cached]) == (8.0, "hit")
+    assert child.first_call(vb_twin.fresh, (x,), [vb_twin.fresh]) == (12.0, "miss")
+    assert child.first_call(np.sum, (x,), []) == (4.0, None)
