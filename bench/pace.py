@@ -90,14 +90,16 @@ class Pace:
     share
         At most this share of the run's time (since the first probe) is spent
         waiting for the pace; 0 never waits.
+    wait
+        The longest wait of one :meth:`settle` (seconds).
     measure, clock, sleep
         The probe, the clock and the sleep (tests give fakes).
     """
 
     def __init__(self, share: float = 0.1, measure: Callable[[], float] = probe,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.share = share
+                 sleep: Callable[[float], None] = time.sleep, wait: float = WAIT) -> None:
+        self.share, self.wait = share, wait
         self._measure, self._clock, self._sleep = measure, clock, sleep
         self._recent: deque[tuple[float, float]] = deque()
         self.start: float | None = None
@@ -128,7 +130,7 @@ class Pace:
         """Seconds of waiting still allowed in this run."""
         if self.start is None:
             return 0.0
-        return max(0.0, self.share * (self._clock() - self.start) + WAIT - self.waited)
+        return max(0.0, self.share * (self._clock() - self.start) + self.wait - self.waited)
 
     def settle(self) -> tuple[float, float]:
         """Wait (bounded) until the pace is within ``SLOW``.
@@ -142,7 +144,7 @@ class Pace:
         began = self._clock()
         waited = 0.0
         while pace > SLOW and self.share > 0:
-            if min(WAIT - waited, self.budget() - waited) < STEP:
+            if min(self.wait - waited, self.budget() - waited) < STEP:
                 self.gave_up += 1
                 break
             self._sleep(STEP)
@@ -167,7 +169,7 @@ class Pace:
     def record(self) -> dict[str, Any]:
         """What the run saves under ``vecbench.pace``."""
         ref = self.reference
-        return {"slow": SLOW, "wait_per_benchmark": WAIT, "share": self.share,
+        return {"slow": SLOW, "wait_per_benchmark": self.wait, "share": self.share,
                 "window": WINDOW, "probes": self.probes,
                 "reference_seconds": None if ref is None else round(ref, 7),
                 "waited_seconds": round(self.waited, 3), "benchmarks_waited": self.waits,

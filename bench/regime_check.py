@@ -22,6 +22,11 @@ in turn, and compared by the median of their medians: on the 2-core VM this
 was written on, one fresh process timed numpy's sum_sq_sin at n = 10^6 at
 23-36 ms where the next measured the same call steadily at 24 ms, so one
 process alone is a draw, not a reference.  The table shows their range.
+Each process is begun once the machine is back at its recent best pace, as
+this process's own probes see it (waiting at most ``SETTLE_WAIT`` seconds):
+a spell of a slower host lasts up to a minute there, longer than a child's
+own wait, and a process timed inside one was set beside a harness figure
+taken outside it.  The table shows the slowest pace around the processes.
 
 Exit status: 0 when every row agrees within the tolerance, 1 when one does
 not, 2 on unusable input (one line on stderr, no traceback).
@@ -47,6 +52,10 @@ DEFAULT_KERNELS = ("magnitude", "sum_sq_sin")
 DEFAULT_SIZE = 1_000_000
 DEFAULT_IMPL = "numpy/vectorized"
 TOLERANCE = 0.15
+#: Longest wait (seconds) before a timeit process for the machine's pace to return:
+#: spells of a slower host last from seconds to a minute on the 2-core VM, and a
+#: process timed inside one is set beside a harness figure taken outside it.
+SETTLE_WAIT = 10.0
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "NUMBA_NUM_THREADS")
 
@@ -116,6 +125,8 @@ class Row:
     target: Target
     timeit_medians: tuple[float, ...]  # one per fresh process
     timeit_faults: float | None = None
+    #: The machine's pace around each timeit process (this process's probes; 1: at its best).
+    timeit_paces: tuple[float, ...] = ()
 
     @property
     def timeit_median(self) -> float:
@@ -274,8 +285,9 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
     """The Markdown table of the comparison."""
     pct = f"{tolerance:.0%}"
     lines = [f"| kernel | regime | harness median | timeit median | ratio | agrees within {pct} "
-             "| timeit's processes | machine's pace around the harness's rounds |",
-             "|---|---|---:|---:|---:|---|---|---|"]
+             "| timeit's processes | machine's pace around the harness's rounds "
+             "| around timeit's processes (slowest) |",
+             "|---|---|---:|---:|---:|---|---|---|---|"]
     for r in rows:
         t = r.target
         spread = (f"{len(r.timeit_medians)}: {_ms(min(r.timeit_medians))} to "
@@ -283,11 +295,13 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
         lines.append(f"| {t.kernel} | {t.regime} | {_ms(t.harness_median)} | "
                      f"{_ms(r.timeit_median)} | {r.ratio:.2f} | "
                      f"{'yes' if r.agrees(tolerance) else 'no'} | {spread} | "
-                     f"{_pace_text(t.harness_pace)} |")
-    if any(_slow(r.target.harness_pace) for r in rows):
+                     f"{_pace_text(t.harness_pace)} | {_slowest_text(r.timeit_paces)} |")
+    if any(_slow(r.target.harness_pace) or max(r.timeit_paces, default=1.0) > pace.SLOW
+           for r in rows):
         lines += ["", f"(slow): the machine ran more than {pace.SLOW}x slower than its recent "
-                  "best around those rounds (bench/pace.py); the report marks those benchmarks, "
-                  "and their harness figure is the machine's as much as the method's."]
+                  "best around those rounds or processes (bench/pace.py), even after waiting "
+                  "for it; the report marks such benchmarks, and their figure is the "
+                  "machine's as much as the method's."]
     faults = [r for r in rows if r.target.harness_faults is not None or r.timeit_faults is not None]
     if faults:
         lines += ["", "Minor page faults per call (harness / timeit's process; not blurred by "
@@ -309,6 +323,12 @@ def _pace_text(p: tuple[float | None, float | None]) -> str:
     return text + (" (slow)" if _slow(p) else "")
 
 
+def _slowest_text(paces: Sequence[float]) -> str:
+    if not paces:
+        return "not recorded"
+    return f"{max(paces):.2f}" + (" (slow)" if max(paces) > pace.SLOW else "")
+
+
 def _huge(target: Target) -> str:
     said = {"off": "huge pages off", "kernel": "huge pages as the kernel gives them"}
     return f" ({said[target.huge_pages]})" if target.huge_pages in said else ""
@@ -320,23 +340,32 @@ def _count(value: float | None) -> str:
 
 def check(path: str | Path, kernels: Sequence[str], size: int, impl: str,
           measure: Measure = measure_in_child, repeat: int = 7,
-          processes: int = 3) -> list[Row]:
+          processes: int = 3, machine: pace.Pace | None = None) -> list[Row]:
     """Each target of the run beside its timeit in ``processes`` fresh processes of
-    the same regime, taken in turn (every target once, then again)."""
+    the same regime, taken in turn (every target once, then again).
+
+    With ``machine``, each process is begun once the machine is back at its
+    recent best pace (this process's probes, :meth:`bench.pace.Pace.settle`),
+    as the harness begins a benchmark's rounds, and the pace around it is kept.
+    """
     backend, sep, variant = impl.partition("/")
     if not sep or not backend or not variant:
         raise CheckError(f"--impl must be backend/variant (e.g. {DEFAULT_IMPL}), got {impl!r}")
     doc = read_run(path)
     targets = find_targets(path, doc, kernels, size, backend, variant)
     times: dict[int, list[float]] = {i: [] for i in range(len(targets))}
+    paces: dict[int, list[float]] = {i: [] for i in range(len(targets))}
     faults: dict[int, float | None] = {}
     for _ in range(processes):
         for i, t in enumerate(targets):
+            before = machine.settle()[0] if machine is not None else None
             got = measure(t, repeat)
+            if machine is not None:
+                paces[i].append(pace.slower(before, machine.after()))
             seconds, fault = got if isinstance(got, tuple) else (got, None)
             times[i].append(float(seconds))
             faults.setdefault(i, fault)
-    return [Row(t, tuple(times[i]), faults[i]) for i, t in enumerate(targets)]
+    return [Row(t, tuple(times[i]), faults[i], tuple(paces[i])) for i, t in enumerate(targets)]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -359,8 +388,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None, measure: Measure = measure_in_child) -> int:
+def main(argv: Sequence[str] | None = None, measure: Measure = measure_in_child,
+         machine: pace.Pace | None = None) -> int:
+    """Print the table; 0 when every row agrees, 1 when one does not, 2 on unusable input.
+
+    A real measurement (``measure_in_child``) waits for the machine's pace
+    unless ``machine`` says otherwise; a fake one (tests) times nothing and
+    waits for nothing unless given a ``machine``.
+    """
     args = _parser().parse_args(argv)
+    if machine is None and measure is measure_in_child:
+        machine = pace.Pace(share=1.0, wait=SETTLE_WAIT)
     kernels = [k.strip() for k in args.kernels.split(",") if k.strip()]
     try:
         if not kernels:
@@ -369,7 +407,7 @@ def main(argv: Sequence[str] | None = None, measure: Measure = measure_in_child)
             raise CheckError("--size, --repeat and --processes must be >= 1 and "
                              "--tolerance > 0")
         rows = check(args.run, kernels, args.size, args.impl, measure, args.repeat,
-                     args.processes)
+                     args.processes, machine)
     except CheckError as exc:
         print(f"regime_check: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import allocator, regime_check
+from bench import allocator, pace, regime_check
 
 ROOT = Path(__file__).resolve().parent.parent
 GLIBC = platform.libc_ver()[0] == "glibc" and allocator.mallinfo() is not None
@@ -336,6 +337,49 @@ def test_regime_check_compares_the_median_of_fresh_processes(tmp_path, capsys):
     assert regime_check.main([str(_synthetic(tmp_path)), "--processes", "1"], measure=fake) == 0
     assert set(calls.values()) == {1}
     assert regime_check.main([str(_synthetic(tmp_path)), "--processes", "0"], measure=fake) == 2
+
+
+def test_regime_check_begins_each_process_at_the_machine_s_pace(tmp_path, capsys):
+    """A slow spell (probes 1.5x their best) is waited out before a timeit
+    process, as before the harness's rounds; the pace around each is shown."""
+    clock = [0.0]
+    slow_until = [0.0]
+    started: list[float] = []
+
+    def probe():  # seconds of the pace's fixed work now
+        return 1.5e-3 if clock[0] < slow_until[0] else 1e-3
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    machine = pace.Pace(share=1.0, measure=probe, clock=lambda: clock[0], sleep=sleep,
+                        wait=regime_check.SETTLE_WAIT)
+
+    def fake(target, repeat):
+        started.append(clock[0])
+        clock[0] += 1.0
+        if len(started) == 2:
+            slow_until[0] = clock[0] + 3.0  # a 3 s spell begins after the second process
+        return HARNESS[target.kernel, target.regime]
+
+    assert regime_check.main([str(_synthetic(tmp_path)), "--processes", "1"], measure=fake,
+                             machine=machine) == 0
+    out = capsys.readouterr().out
+    assert "around timeit's processes (slowest) |" in out
+    assert started[2] - started[1] >= 1.0 + 3.0 - pace.STEP  # waited out the spell
+    assert machine.waits == 1
+    # The second process ended as the spell began: its pace after was slow.
+    assert "| magnitude | fresh | 7 ms | 7 ms | 1.00 | yes | 1: 7 ms to 7 ms | not recorded " \
+           "| 1.50 (slow) |" in out
+    assert "(slow): the machine ran more than" in out
+    # A machine that stays slow is not waited on beyond SETTLE_WAIT a process.
+    started.clear()
+    slow_until[0] = 1e9
+    assert regime_check.main([str(_synthetic(tmp_path)), "--processes", "1"], measure=fake,
+                             machine=machine) == 0
+    gaps = [b - a for a, b in itertools.pairwise(started)]
+    assert 1.0 + regime_check.SETTLE_WAIT - 2 * pace.STEP < max(gaps)
+    assert max(gaps) <= 1.0 + regime_check.SETTLE_WAIT + pace.STEP
 
 
 @needs_glibc
