@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from bench import signals
 from bench.slice_options import REPEATABLE, SLICE_OPTIONS
 
 PROG = "vecbench"
@@ -243,18 +244,8 @@ def _sigint_noted(watch: _Watch) -> Iterator[None]:
         watch.sigint = True
         raise KeyboardInterrupt
 
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    with signals.handled(signal.SIGINT, handler, unless_ignored=True):
         yield
-        return
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: signals cannot be handled here
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

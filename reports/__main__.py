@@ -29,11 +29,12 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench import signals
 from reports import baselines as base
 from reports import write
 from reports.load import ReportError, newest_run
@@ -55,17 +56,15 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 @contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """Make SIGTERM raise :class:`Terminated` for the block (main thread only)."""
+    installed = False
     try:
-        previous: Callable | int | None = signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # not the main thread: signals cannot be handled here
-        yield
-        return
-    write.clear_stop()
-    try:
-        yield
+        with signals.handled(signal.SIGTERM, _raise_terminated) as installed:
+            if installed:
+                write.clear_stop()
+            yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        write.clear_stop()
+        if installed:  # after the previous handler is back
+            write.clear_stop()
 
 
 def _line(text: object) -> str:
