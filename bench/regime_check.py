@@ -26,7 +26,7 @@ Each process is begun once the machine is back at its recent best pace, as
 this process's own probes see it (waiting at most ``SETTLE_WAIT`` seconds):
 a spell of a slower host lasts up to a minute there, longer than a child's
 own wait, and a process timed inside one was set beside a harness figure
-taken outside it.  The table shows the slowest pace around the processes.
+taken outside it.  The table shows the slowest pace at which they began.
 
 Exit status: 0 when every row agrees within the tolerance, 1 when one does
 not, 2 on unusable input (one line on stderr, no traceback).
@@ -125,7 +125,7 @@ class Row:
     target: Target
     timeit_medians: tuple[float, ...]  # one per fresh process
     timeit_faults: float | None = None
-    #: The machine's pace around each timeit process (this process's probes; 1: at its best).
+    #: The machine's pace as each timeit process began (this process's probes; 1: at its best).
     timeit_paces: tuple[float, ...] = ()
 
     @property
@@ -286,7 +286,7 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
     pct = f"{tolerance:.0%}"
     lines = [f"| kernel | regime | harness median | timeit median | ratio | agrees within {pct} "
              "| timeit's processes | machine's pace around the harness's rounds "
-             "| around timeit's processes (slowest) |",
+             "| as timeit's processes began (slowest) |",
              "|---|---|---:|---:|---:|---|---|---|---|"]
     for r in rows:
         t = r.target
@@ -299,8 +299,8 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
     if any(_slow(r.target.harness_pace) or max(r.timeit_paces, default=1.0) > pace.SLOW
            for r in rows):
         lines += ["", f"(slow): the machine ran more than {pace.SLOW}x slower than its recent "
-                  "best around those rounds or processes (bench/pace.py), even after waiting "
-                  "for it; the report marks such benchmarks, and their figure is the "
+                  "best around those rounds or as those processes began (bench/pace.py), even "
+                  "after waiting for it; the report marks such benchmarks, and their figure is the "
                   "machine's as much as the method's."]
     faults = [r for r in rows if r.target.harness_faults is not None or r.timeit_faults is not None]
     if faults:
@@ -346,7 +346,10 @@ def check(path: str | Path, kernels: Sequence[str], size: int, impl: str,
 
     With ``machine``, each process is begun once the machine is back at its
     recent best pace (this process's probes, :meth:`bench.pace.Pace.settle`),
-    as the harness begins a benchmark's rounds, and the pace around it is kept.
+    as the harness begins a benchmark's rounds, and that pace is kept.  No
+    reading is taken after a process: this one has sat idle meanwhile, and on
+    the 2-core VM its first probes after a child then read 1.2-2.3x slow
+    with nothing else running.
     """
     backend, sep, variant = impl.partition("/")
     if not sep or not backend or not variant:
@@ -358,10 +361,9 @@ def check(path: str | Path, kernels: Sequence[str], size: int, impl: str,
     faults: dict[int, float | None] = {}
     for _ in range(processes):
         for i, t in enumerate(targets):
-            before = machine.settle()[0] if machine is not None else None
-            got = measure(t, repeat)
             if machine is not None:
-                paces[i].append(pace.slower(before, machine.after()))
+                paces[i].append(machine.settle()[0])
+            got = measure(t, repeat)
             seconds, fault = got if isinstance(got, tuple) else (got, None)
             times[i].append(float(seconds))
             faults.setdefault(i, fault)
