@@ -103,6 +103,10 @@ class Timing:
     pace_before: float | None = None
     pace_after: float | None = None
     waited: float | None = None
+    #: Calls per round (stats.iterations) and the round length pytest-benchmark's
+    #: calibration aimed at (options.min_time, seconds).  None: not recorded.
+    iterations: int | None = None
+    min_time: float | None = None
 
     @property
     def impl(self) -> tuple[str, str]:
@@ -571,6 +575,7 @@ def _steady(bench: _Fields, info: _Fields, allocator: Allocator | None) -> Timin
     regime = info.name("allocator", allocator.default if allocator else "undeclared",
                        choices=tuple(dict.fromkeys(regimes)))
     state = info.sub("state", None)
+    options = bench.sub("options", None)
     return Timing(
         kernel=info.name("kernel"),
         backend=info.name("backend"),
@@ -598,6 +603,8 @@ def _steady(bench: _Fields, info: _Fields, allocator: Allocator | None) -> Timin
         pace_before=None if state is None else state.number("pace_before", None, high=1e6),
         pace_after=None if state is None else state.number("pace_after", None, high=1e6),
         waited=None if state is None else state.number("waited", None, high=1e6),
+        iterations=stats.integer("iterations", None, low=1, high=10**12),
+        min_time=None if options is None else options.number("min_time", None, high=1e6),
     )
 
 

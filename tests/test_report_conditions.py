@@ -289,3 +289,22 @@ def test_the_runs_table_says_what_was_waited_for_the_pace(tmp_path):
 
     with pytest.raises(ReportError, match="benchmarks_waited"):
         load_run(write_run(tmp_path / "bad.json", doc))
+
+
+def test_a_calibration_met_by_a_stall_marks_a_single_threaded_benchmark():
+    from reports.load import Timing
+
+    def timing(iterations, threads=1, min_time=1e-4):
+        return Timing("sum_sq_sin", "python", "loop", True, 1, "C", threads, 8.0, 2.0,
+                      4.6e-6, 4.5e-6, 4.7e-6, 3, [4.5e-6, 4.6e-6, 4.7e-6],
+                      iterations=iterations, min_time=min_time)
+
+    why = conditions.stalled_calibration(timing(1))  # rounds of 4.5 us, meant to last 100
+    assert why and "1 call" in why and "4.5 us" in why and "100 us" in why
+    assert why.startswith("calibrated on a stalled or cold call")
+    assert conditions.load_mark(timing(1), cores=2, pace=False) == why
+    assert conditions.stalled_calibration(timing(22)) is None  # 99 us: as meant
+    assert conditions.stalled_calibration(timing(11))  # 49.5 us: under half
+    assert conditions.stalled_calibration(timing(12)) is None  # 54 us: over half
+    assert conditions.stalled_calibration(timing(1, threads=2)) is None
+    assert conditions.stalled_calibration(timing(1, min_time=None)) is None
