@@ -81,7 +81,7 @@ def test_two_machines_are_two_series_not_two_commits(tmp_path):
 def test_a_step_between_commits_is_flagged_on_its_machine(tmp_path):
     write_run(tmp_path / "a.json", _run("aaaaaaaa11", "2026-02-01T00:00:00Z"))
     write_run(tmp_path / "b.json", _slow_down(_run("bbbbbbbb22", "2026-03-01T00:00:00Z", seed=1),
-                                              "magnitude", "numba", 1.6))
+                                              "magnitude", "numba", 2.0))  # beyond ONE_RUN_MIN
     past = history.collect(tmp_path)
     size = past.sizes["magnitude"]
     assert (f"magnitude-numba-loop-n{size}-C", 0, 1) in past.flagged
