@@ -29,7 +29,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,17 +53,33 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
+def _quiet_when_terminated(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``sys.unraisablehook`` that says nothing of a :class:`Terminated` raised where
+    Python cannot propagate it (a weakref callback or ``__del__`` matplotlib was
+    running when SIGTERM came): the stop it requested is raised again before
+    anything is swapped in (reports/write.py), and the one line follows."""
+    def quiet(unraisable: Any) -> Any:
+        if isinstance(unraisable.exc_value, Terminated):
+            return None
+        return hook(unraisable)
+
+    return quiet
+
+
 @contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """Make SIGTERM raise :class:`Terminated` for the block (main thread only)."""
     installed = False
+    hook = sys.unraisablehook
     try:
         with signals.handled(signal.SIGTERM, _raise_terminated) as installed:
             if installed:
                 write.clear_stop()
+                sys.unraisablehook = _quiet_when_terminated(hook)
             yield
     finally:
         if installed:  # after the previous handler is back
+            sys.unraisablehook = hook
             write.clear_stop()
 
 

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -435,3 +436,33 @@ def test_a_swallowed_sigterm_still_stops_the_render_before_the_swap(tmp_path):
     with write.atomic_dir(out) as tmp:  # the note is used up: the next render swaps in
         (tmp / "index.html").write_text("whole")
     assert (out / "index.html").read_text() == "whole"
+
+
+def test_a_sigterm_swallowed_by_a_callback_prints_nothing_of_its_own():
+    """Python reports an exception raised in a weakref callback or __del__ on
+    stderr ("Exception ignored in ..."); a Terminated swallowed there must not
+    add lines to the one the report prints, while other such errors still show."""
+    code = textwrap.dedent("""
+        import gc, sys
+        from reports import __main__ as cli
+
+        class Dying:
+            def __init__(self, exc):
+                self.exc = exc
+            def __del__(self):
+                raise self.exc
+
+        with cli._sigterm_raises():
+            Dying(cli.Terminated()); gc.collect()
+            print("--inside--", file=sys.stderr, flush=True)
+            Dying(ValueError("shown")); gc.collect()
+        print("--outside--", file=sys.stderr, flush=True)
+        Dying(cli.Terminated()); gc.collect()
+        """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    silent, rest = done.stderr.split("--inside--\n")
+    shown, outside = rest.split("--outside--\n")
+    assert silent == ""
+    assert "ValueError: shown" in shown
+    assert "Terminated" in outside  # outside the block: Python's own report again
