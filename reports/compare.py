@@ -50,7 +50,9 @@ not a round, so how the test is made depends on what is given:
   comparison) is reported as **too noisy to judge in one run**, never as
   unchanged; so is every benchmark whose rounds the machine's load disturbed
   on either side (the state each run records: other processes on the cores
-  it needed, or stolen time; :func:`reports.conditions.load_mark`), and
+  it needed, or stolen time; :func:`reports.conditions.load_mark`), or whose
+  rounds were calibrated on a stalled call (its fastest round under half its
+  ``min_time``: :func:`reports.conditions.stalled_calibration`), and
   every multi-threaded one of a run that recorded no state (one descheduled
   thread stalls the others: A/A runs on a shared 2-core machine differed by
   up to 6500x).  A benchmark around whose rounds the machine ran slower than
