@@ -296,8 +296,7 @@ def table(rows: Sequence[Row], tolerance: float = TOLERANCE) -> str:
                      f"{_ms(r.timeit_median)} | {r.ratio:.2f} | "
                      f"{'yes' if r.agrees(tolerance) else 'no'} | {spread} | "
                      f"{_pace_text(t.harness_pace)} | {_slowest_text(r.timeit_paces)} |")
-    if any(_slow(r.target.harness_pace) or max(r.timeit_paces, default=1.0) > pace.SLOW
-           for r in rows):
+    if any(_slow(r.target.harness_pace) or _slow(_slowest(r.timeit_paces)) for r in rows):
         lines += ["", f"(slow): the machine ran more than {pace.SLOW}x slower than its recent "
                   "best around those rounds or as those processes began (bench/pace.py), even "
                   "after waiting for it; the report marks such benchmarks, and their figure is the "
@@ -323,10 +322,15 @@ def _pace_text(p: tuple[float | None, float | None]) -> str:
     return text + (" (slow)" if _slow(p) else "")
 
 
+def _slowest(paces: Sequence[float]) -> tuple[float | None, None]:
+    """The slowest of the timeit processes' paces, as a (before, after) pair."""
+    return (max(paces, default=None), None)
+
+
 def _slowest_text(paces: Sequence[float]) -> str:
     if not paces:
         return "not recorded"
-    return f"{max(paces):.2f}" + (" (slow)" if max(paces) > pace.SLOW else "")
+    return f"{max(paces):.2f}" + (" (slow)" if _slow(_slowest(paces)) else "")
 
 
 def _huge(target: Target) -> str:

@@ -426,9 +426,9 @@ def side_of(run: Run, side: Side | None = None) -> Side:
             raise ReportError(f"{run.path}: {benchmark_id(t)} appears twice in the run")
         seen.add(key)
         side.setdefault(key, (benchmark_id(t), []))[1].append(t.samples())
-        # A stalled calibration shows in the rounds themselves, state or not.
-        mark = (conditions.stalled_calibration(t) if t.other_cpu is None
-                else conditions.load_mark(t, cores, pace=False))
+        # Without a recorded state the mark can still be a stalled calibration,
+        # which shows in the rounds themselves.
+        mark = conditions.load_mark(t, cores, pace=False)
         state.setdefault(key, []).append(mark or ("unknown" if t.other_cpu is None else None))
         side.pace.setdefault(key, []).append(conditions.pace_of(t))
     return side
