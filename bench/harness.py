@@ -421,8 +421,14 @@ def check_once(case: Case, profile: Profile | None = None) -> None:
         _marked(exc, "failed", one_line(exc))
         raise
     seconds = _clock() - start
-    problem = impl.spec.mismatch(result, spec_inputs(impl.kernel, n, layout),
-                                 reference(impl.kernel, n, layout))
+    # The check is the harness's work, not the benchmark's, so its BLAS calls
+    # (matmul's reference and error scale) run on one thread: after a call on
+    # several, OpenBLAS's workers spin for about 0.1 s, on the cores the
+    # rounds of a parallel benchmark then need (Numba's parallel matmul at
+    # n=256 measured 10-12 ms instead of 0.86 ms in 2 of 6 runs).
+    with threadpool_limits(limits=1, user_api="blas"):
+        problem = impl.spec.mismatch(result, spec_inputs(impl.kernel, n, layout),
+                                     reference(impl.kernel, n, layout))
     if problem:
         raise _marked(pytest.fail.Exception(f"{case.id} disagrees with the reference: {problem}"),
                       "failed", f"disagrees with the reference: {problem}")

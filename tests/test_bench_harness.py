@@ -74,6 +74,27 @@ def test_check_once_fails_a_wrong_implementation():
     harness.check_once(grid.Case(right, 1000, "C"))
 
 
+def test_check_once_runs_the_reference_on_one_blas_thread(monkeypatch):
+    """The check's BLAS calls run on one thread (OpenBLAS's workers spin after
+    a call on several, on the cores a parallel benchmark's rounds need); the
+    benchmark's own limit is back afterwards."""
+    seen = []
+    real = harness.reference
+
+    def reference(*args):
+        seen.append(harness.blas_threads())
+        return real(*args)
+
+    monkeypatch.setattr(harness, "reference", reference)
+    impl = _impl("matmul", lambda A, B: A @ B, variant="two_threads")
+    with harness.threads_limited(2):
+        if harness.blas_threads() < 2:
+            pytest.skip("the BLAS pool cannot use two threads on this machine")
+        harness.check_once(grid.Case(impl, 64, "C", threads=2))
+        assert seen == [1]
+        assert harness.blas_threads() == 2
+
+
 def test_an_unavailable_implementation_is_skipped_with_its_reason():
     import dataclasses
 
