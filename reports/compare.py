@@ -784,7 +784,7 @@ def _disturbed(base: Side, new: Side, key: Key) -> str | None:
     if key[5] > 1 and cores and key[5] >= min(cores):
         return (f"its {key[5]} threads take every core of the machine ({min(cores)}): "
                 "anything else that runs a moment stalls one and the others wait (separate "
-                "quiet runs of identical code moved such benchmarks by up to 2.2x)")
+                "quiet runs of identical code moved such benchmarks by up to 2.8x)")
     return None
 
 
