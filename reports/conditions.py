@@ -230,7 +230,6 @@ def pace_of(t: Timing) -> float:
     return slower(t.pace_before, t.pace_after)
 
 
-
 def slowed(t: Timing) -> bool:
     """Whether the machine's pace (bench/pace.py) was slow just before or just after
     ``t``'s rounds: a spell of a slower machine covered them."""
