@@ -425,7 +425,7 @@ def check_once(case: Case, profile: Profile | None = None) -> None:
     # (matmul's reference and error scale) run on one thread: after a call on
     # several, OpenBLAS's workers spin for about 0.1 s, on the cores the
     # rounds of a parallel benchmark then need (Numba's parallel matmul at
-    # n=256 measured 10-12 ms instead of 0.86 ms in 2 of 6 runs).
+    # n=256 measured 9.5-12 ms instead of 0.86 ms in 2 of 6 runs).
     with threadpool_limits(limits=1, user_api="blas"):
         problem = impl.spec.mismatch(result, spec_inputs(impl.kernel, n, layout),
                                      reference(impl.kernel, n, layout))
